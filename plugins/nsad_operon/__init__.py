@@ -1,0 +1,1 @@
+"""nsad-bench built-in plugin."""
