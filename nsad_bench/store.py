@@ -1,0 +1,117 @@
+"""The results store: one embedded SQLite file, one row per run, written as each run finishes.
+
+Every row is its own transaction, so a benchmark killed at any moment loses at most the run
+that was in flight, never a finished one, and never leaves half a row. WAL mode and a busy
+timeout let two runners share a file; the run id is the primary key, so they cannot write the
+same run twice, and a finished row is never overwritten by a later failure.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RUN_COLUMNS = (
+    "run_id", "dataset", "task", "n_rows", "architecture", "activation", "activation_kind",
+    "discoverer", "source_dataset", "formula", "seed", "status", "error", "diverged_epoch",
+    "accuracy", "auc", "params", "e_param", "train_seconds", "config", "versions",
+    "finished_at",
+)  # fmt: skip
+
+FORMULA_COLUMNS = (
+    "key", "dataset", "task", "discoverer", "params", "seed", "status", "error", "program",
+    "infix", "simplified", "latex", "verdict", "chosen", "note", "candidates", "wall_seconds",
+    "created_at",
+)  # fmt: skip
+
+#: Statuses that count as done: ``--resume`` (the default) skips them; failed runs are retried.
+DONE = ("ok", "diverged")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS runs (
+    {", ".join(c + (" TEXT PRIMARY KEY" if c == "run_id" else "") for c in RUN_COLUMNS)}
+);
+CREATE TABLE IF NOT EXISTS formulas (
+    {", ".join(c + (" TEXT PRIMARY KEY" if c == "key" else "") for c in FORMULA_COLUMNS)}
+);
+"""
+
+
+class ResultsStore:
+    """A results database at ``path`` (created with its parent directories on first use)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------ runs
+
+    def done_ids(self, run_ids: Iterable[str] | None = None) -> set[str]:
+        placeholders = ", ".join("?" for _ in DONE)
+        rows = self._conn.execute(
+            f"SELECT run_id FROM runs WHERE status IN ({placeholders})", DONE
+        ).fetchall()
+        done = {r[0] for r in rows}
+        return done if run_ids is None else done & set(run_ids)
+
+    def save_run(self, row: Mapping[str, Any]) -> None:
+        """Insert a finished run; replace an earlier failed attempt, never a done one."""
+        values = [_cell(row.get(c)) for c in RUN_COLUMNS]
+        updates = ", ".join(f"{c}=excluded.{c}" for c in RUN_COLUMNS if c != "run_id")
+        placeholders = ", ".join("?" for _ in DONE)
+        self._conn.execute(
+            f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in RUN_COLUMNS)}) "
+            f"ON CONFLICT(run_id) DO UPDATE SET {updates} "
+            f"WHERE runs.status NOT IN ({placeholders})",
+            [*values, *DONE],
+        )
+
+    def runs(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM runs ORDER BY rowid", self._conn)
+
+    # -------------------------------------------------------------------------- formulas
+
+    def formula(self, key: str) -> dict[str, Any] | None:
+        cursor = self._conn.execute("SELECT * FROM formulas WHERE key = ?", (key,))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+    def save_formula(self, row: Mapping[str, Any]) -> None:
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO formulas ({', '.join(FORMULA_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in FORMULA_COLUMNS)})",
+            [_cell(row.get(c)) for c in FORMULA_COLUMNS],
+        )
+
+    def formulas(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM formulas ORDER BY rowid", self._conn)
+
+
+def _cell(value: Any) -> Any:
+    """SQLite holds scalars; structured values are stored as JSON text."""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, sort_keys=True, default=str)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
