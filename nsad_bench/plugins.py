@@ -154,16 +154,19 @@ def load_registry(extra_plugins: Iterable[tuple[str, object]] = ()) -> Registry:
         except Exception as exc:
             registry.problems.append(f"plugin {name!r} failed to register: {_one_line(exc)}")
 
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        registry.problems.append(f"plugin {exc.plugin_name!r}: {_one_line(exc)}")
+    # pm.check_pending() stops at the first typo; report every unknown hook by plugin instead.
+    for hook_name, caller in vars(pm.hook).items():
+        if not caller.has_spec():
+            for impl in caller.get_hookimpls():
+                registry.problems.append(
+                    f"plugin {impl.plugin_name!r} implements unknown hook {hook_name!r}"
+                )
 
     for kind, (hook_name, cls) in KINDS.items():
         hook = getattr(pm.hook, hook_name)
-        # Call each implementation by itself so a failure is pinned on its plugin.
-        # pluggy calls the last registered first; reverse so built-ins claim names first.
-        for impl in reversed(hook.get_hookimpls()):
+        # Call each implementation by itself, in registration order, so a failure is pinned
+        # on its plugin and built-ins claim their names first.
+        for impl in hook.get_hookimpls():
             started = time.perf_counter()
             try:
                 result = impl.function()

@@ -8,8 +8,17 @@ import shlex
 import sys
 from functools import cache
 
-PACKAGES = ("nsad-bench", "torch", "numpy", "scikit-learn", "pandas", "sympy", "gplearn",
-            "pyoperon", "pysr")  # fmt: skip
+PACKAGES = (
+    "nsad-bench",
+    "torch",
+    "numpy",
+    "scikit-learn",
+    "pandas",
+    "sympy",
+    "gplearn",
+    "pyoperon",
+    "pysr",
+)
 
 
 @cache

@@ -17,17 +17,50 @@ from typing import Any
 import pandas as pd
 
 RUN_COLUMNS = (
-    "run_id", "dataset", "task", "n_rows", "architecture", "activation", "activation_kind",
-    "discoverer", "source_dataset", "formula", "seed", "status", "error", "diverged_epoch",
-    "accuracy", "auc", "params", "e_param", "train_seconds", "config", "versions",
+    "run_id",
+    "dataset",
+    "task",
+    "n_rows",
+    "architecture",
+    "activation",
+    "activation_kind",
+    "discoverer",
+    "source_dataset",
+    "formula",
+    "seed",
+    "status",
+    "error",
+    "diverged_epoch",
+    "accuracy",
+    "auc",
+    "params",
+    "e_param",
+    "train_seconds",
+    "config",
+    "versions",
     "finished_at",
-)  # fmt: skip
+)
 
 FORMULA_COLUMNS = (
-    "key", "dataset", "task", "discoverer", "params", "seed", "status", "error", "program",
-    "infix", "simplified", "latex", "verdict", "chosen", "note", "candidates", "wall_seconds",
+    "key",
+    "dataset",
+    "task",
+    "discoverer",
+    "params",
+    "seed",
+    "status",
+    "error",
+    "program",
+    "infix",
+    "simplified",
+    "latex",
+    "verdict",
+    "chosen",
+    "note",
+    "candidates",
+    "wall_seconds",
     "created_at",
-)  # fmt: skip
+)
 
 #: Statuses that count as done: ``--resume`` (the default) skips them; failed runs are retried.
 DONE = ("ok", "diverged")

@@ -43,7 +43,9 @@ class Outcome:
 def predict(model: nn.Module, X: torch.Tensor, batch_size: int) -> torch.Tensor:
     model.eval()
     with torch.inference_mode():
-        return torch.cat([model(X[i : i + batch_size]).squeeze(1) for i in range(0, len(X), batch_size)])
+        return torch.cat(
+            [model(X[i : i + batch_size]).squeeze(1) for i in range(0, len(X), batch_size)]
+        )
 
 
 def train_and_evaluate(
@@ -82,14 +84,23 @@ def train_and_evaluate(
             optimizer.step()
             epoch_loss += loss.detach()
         if not torch.isfinite(epoch_loss):
-            return Outcome("diverged", params, diverged_epoch=epoch,
-                           train_seconds=time.perf_counter() - started)
+            return Outcome(
+                "diverged",
+                params,
+                diverged_epoch=epoch,
+                train_seconds=time.perf_counter() - started,
+            )
     train_seconds = time.perf_counter() - started
 
-    logits = predict(model, torch.from_numpy(np.ascontiguousarray(X_test, dtype=np.float32)),
-                     config.eval_batch_size).numpy()
+    logits = predict(
+        model,
+        torch.from_numpy(np.ascontiguousarray(X_test, dtype=np.float32)),
+        config.eval_batch_size,
+    ).numpy()
     if not np.isfinite(logits).all():
-        return Outcome("diverged", params, diverged_epoch=config.epochs, train_seconds=train_seconds)
+        return Outcome(
+            "diverged", params, diverged_epoch=config.epochs, train_seconds=train_seconds
+        )
     y_test = np.asarray(y_test)
     auc_value = auc(y_test, logits)
     return Outcome(
