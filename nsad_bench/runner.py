@@ -1,8 +1,7 @@
 """Running a plan: load data, discover formulas (cached), train every run, store each row.
 
-The driver alone talks to the results database. Jobs are plain picklable values and
-:func:`execute` never raises, so any executor (in-process, worker processes, Dask) can run
-them and a crash inside one run becomes a ``failed`` row with the error text.
+This is the driver side: it alone talks to the results database, writing each row as its
+run finishes. The runs themselves are executed by :mod:`nsad_bench.execution`.
 """
 
 from __future__ import annotations
@@ -10,44 +9,24 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from functools import cache, lru_cache
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from nsad_bench import protocol
+from nsad_bench import execution, protocol
 from nsad_bench.components import DataError, DataOptions, Dataset, ExecutorOptions
-from nsad_bench.plan import ActivationChoice, Plan
-from nsad_bench.plugins import Registry, load_registry
-from nsad_bench.provenance import package_versions
+from nsad_bench.execution import Job
+from nsad_bench.plan import Plan
+from nsad_bench.plugins import Registry
 from nsad_bench.store import ResultsStore
-from nsad_bench.training import TrainConfig, train_and_evaluate
 
 
 def digest(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Job:
-    """One training run, self-contained so that any process can execute it."""
-
-    run_id: str
-    dataset: str
-    architecture: str
-    activation: ActivationChoice
-    seed: int
-    #: Program text of a hybrid's formula (parsed again in the worker, never executed).
-    formula: str | None
-    train: TrainConfig
-    protocol: protocol.ProtocolConfig
-    data_options: DataOptions
-    compiler: str
 
 
 @dataclass
@@ -57,83 +36,6 @@ class Report:
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     interrupted: bool = False
-
-
-# --------------------------------------------------------------------------- the worker
-
-
-@cache
-def _worker_registry() -> Registry:
-    return load_registry()
-
-
-@lru_cache(maxsize=8)
-def _dataset(name: str, options: DataOptions) -> Dataset:
-    return _worker_registry().get("dataset", name).load(options)
-
-
-@lru_cache(maxsize=16)
-def _arrays(name: str, options: DataOptions, seed: int, config: protocol.ProtocolConfig):
-    data = _dataset(name, options)
-    parts = protocol.split(data.y, seed, config)
-    X_train, X_test = protocol.standardize(data.X[parts.train], data.X[parts.test])
-    return data, X_train, data.y[parts.train], X_test, data.y[parts.test]
-
-
-def _activation_factory(registry: Registry, job: Job) -> Callable[[], Any]:
-    if job.activation.kind == "baseline":
-        spec = registry.get("activation", job.activation.label)
-        if spec.factory is not None:
-            return spec.factory
-        program = spec.formula
-    else:
-        program = job.formula
-    from nsad_bench.formula import make_formula
-
-    formula = make_formula(program)
-    compiler = registry.get("compiler", job.compiler)
-    return lambda: compiler.compile(formula)
-
-
-def execute(job: Job) -> dict[str, Any]:
-    """Train and score one run; return its results row (failures included, never raised)."""
-    import torch
-
-    row: dict[str, Any] = {
-        "run_id": job.run_id,
-        "dataset": job.dataset,
-        "architecture": job.architecture,
-        "activation": job.activation.label,
-        "activation_kind": job.activation.kind,
-        "discoverer": job.activation.discoverer,
-        "source_dataset": job.activation.source,
-        "formula": job.formula,
-        "seed": job.seed,
-        "config": {
-            "train": asdict(job.train),
-            "protocol": asdict(job.protocol),
-            "max_rows": job.data_options.max_rows,
-            "compiler": job.compiler,
-        },
-        "versions": package_versions(),
-    }
-    try:
-        registry = _worker_registry()
-        data, X_train, y_train, X_test, y_test = _arrays(
-            job.dataset, job.data_options, job.seed, job.protocol
-        )
-        row.update(task=data.task, n_rows=len(data.y))
-        make_activation = _activation_factory(registry, job)
-        torch.manual_seed(job.seed)
-        model = registry.get("architecture", job.architecture).build(
-            data.n_features, make_activation
-        )
-        outcome = train_and_evaluate(model, X_train, y_train, X_test, y_test, job.train, job.seed)
-        row.update(asdict(outcome))
-    except Exception as exc:
-        row.update(status="failed", error=f"{type(exc).__name__}: {' '.join(str(exc).split())}")
-    row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return row
 
 
 # --------------------------------------------------------------------------- the driver
@@ -154,6 +56,7 @@ class Runner:
         rediscover: bool = False,
     ) -> None:
         self.registry = registry
+        execution.use_registry(registry)
         self.store = store
         self.data_options = data_options
         self.console = console or Console(stderr=True)
@@ -176,7 +79,7 @@ class Runner:
                 continue
             try:
                 with self.console.status(f"loading {name}…"):
-                    loaded[name] = _dataset(name, options)
+                    loaded[name] = execution.load_dataset(name, options)
             except DataError as exc:
                 self._say(report, f"dataset {name}: {exc}")
             except Exception as exc:
@@ -331,7 +234,7 @@ class Runner:
         try:
             with Progress(*columns, console=self.console, transient=False) as progress:
                 bar = progress.add_task("training", total=len(todo))
-                for _, row in executor.run(execute, todo):
+                for _, row in executor.run(execution.execute, todo):
                     self.store.save_run(row)
                     report.counts[row["status"]] = report.counts.get(row["status"], 0) + 1
                     if row["status"] == "failed":
@@ -353,4 +256,4 @@ def finished_runs(report: Report) -> int:
     return sum(v for k, v in report.counts.items() if k != "seconds")
 
 
-__all__ = ["Job", "Report", "Runner", "execute", "finished_runs"]
+__all__ = ["Report", "Runner", "finished_runs"]
