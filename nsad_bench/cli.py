@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,37 +102,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", parents=[common], help="loaded plugins and their hooks")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("run", parents=[common, results], help="run a benchmark plan")
-    p.add_argument("--all", action="store_true", help="every registered combination")
-    p.add_argument("--preset", choices=["paper"], help="the paper's protocol (Table 4)")
-    p.add_argument("-d", "--dataset", action="append", help="dataset name(s), comma-separated")
-    p.add_argument("-a", "--architecture", action="append", help="architecture name(s)")
-    p.add_argument(
+    planning = _Parser(add_help=False)
+    planning.add_argument(
+        "-d", "--dataset", action="append", help="dataset name(s), comma-separated"
+    )
+    planning.add_argument("-a", "--architecture", action="append", help="architecture name(s)")
+    planning.add_argument(
         "--activation",
         action="append",
         help="baseline names, 'specialist', 'transfer', 'hybrid' or DISCOVERER@SOURCE",
     )
-    p.add_argument("--discoverer", action="append", help="discoverer name(s)")
-    p.add_argument(
-        "--transfer-from",
-        action="append",
-        metavar="DATASET",
-        help="use only these datasets' formulas for transfer runs",
+    planning.add_argument("--discoverer", action="append", help="discoverer name(s)")
+    planning.add_argument(
+        "--seeds", nargs="+", type=_seed, metavar="SEED", help="default: 42 43 44"
     )
-    p.add_argument("--seeds", nargs="+", type=_seed, metavar="SEED", help="default: 42 43 44")
-    p.add_argument("--data-dir", help=f"local dataset copies (default ${settings.DATA_DIR_ENV})")
-    p.add_argument("--offline", action="store_true", help="never download")
-    p.add_argument("--max-rows", type=_positive_int, help="subsample datasets to this many rows")
-    p.add_argument("--epochs", type=_positive_int, default=15)
-    p.add_argument("--batch-size", type=_positive_int, default=1024)
-    p.add_argument("--lr", type=_positive_float, default=1e-3)
-    p.add_argument(
+    planning.add_argument(
+        "--data-dir", help=f"local dataset copies (default ${settings.DATA_DIR_ENV})"
+    )
+    planning.add_argument("--offline", action="store_true", help="never download")
+    planning.add_argument(
+        "--max-rows", type=_positive_int, help="subsample datasets to this many rows"
+    )
+    planning.add_argument("--epochs", type=_positive_int, default=15)
+    planning.add_argument("--batch-size", type=_positive_int, default=1024)
+    planning.add_argument("--lr", type=_positive_float, default=1e-3)
+    planning.add_argument(
         "--discovery-seconds",
         type=_positive_float,
         default=300.0,
         help="hard time limit of one discovery (default 300)",
     )
-    p.add_argument(
+    planning.add_argument(
         "--param",
         action="append",
         type=_param,
@@ -139,11 +140,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DISCOVERER.PARAM=VALUE",
         help="discoverer parameter, e.g. gplearn.generations=10",
     )
-    p.add_argument("--rediscover", action="store_true", help="ignore cached formulas")
-    p.add_argument("--jobs", type=_positive_int, default=1, help="worker processes")
-    p.add_argument("--executor", default="local", help="executor plugin (local, dask, …)")
-    p.add_argument("--scheduler", help="address of an existing cluster for the executor")
+    planning.add_argument("--rediscover", action="store_true", help="ignore cached formulas")
+    planning.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: the number of cores)",
+    )
+    planning.add_argument("--executor", default="local", help="executor plugin (local, dask, …)")
+    planning.add_argument("--scheduler", help="address of an existing cluster for the executor")
+
+    p = sub.add_parser("run", parents=[common, results, planning], help="run a benchmark plan")
+    p.add_argument("--all", action="store_true", help="every registered combination")
+    p.add_argument("--preset", choices=["paper"], help="the paper's protocol (Table 4)")
+    p.add_argument(
+        "--transfer-from",
+        action="append",
+        metavar="DATASET",
+        help="use only these datasets' formulas for transfer runs",
+    )
     p.add_argument("--quiet", action="store_true", help="no leaderboard at the end")
+
+    p = sub.add_parser(
+        "compare-discoverers",
+        parents=[common, results, planning],
+        help="discoverers side by side: time, formula, verdict, downstream Light AUC",
+    )
+    p.add_argument("--output-dir", default="leaderboards", help="where Markdown and CSV go")
+    p.add_argument("--no-write", action="store_true", help="print only")
+
+    p = sub.add_parser("plot", parents=[common, results], help="figures from stored runs")
+    p.add_argument("--output-dir", default="leaderboards", help="where PNG and SVG go")
 
     p = sub.add_parser("leaderboard", parents=[common, results], help="aggregate stored runs")
     p.add_argument("--json", action="store_true", help="print JSON, write no files")
@@ -154,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where Markdown and CSV go (default ./leaderboards)",
     )
     p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument(
+        "--view",
+        choices=["runs", "paper", "transfer"],
+        default="runs",
+        help="runs (default), paper: ours beside the paper's Table 4, transfer: source × target",
+    )
 
     p = sub.add_parser("formula", parents=[common], help="parse and judge one formula")
     p.add_argument("program", help="e.g. 'mul(cos(X25), sub(X12, X3))' or 'x0*cos(x1)'")
@@ -271,38 +304,34 @@ def _plan(args: argparse.Namespace, registry: Registry):
     return make_plan(registry, everything=args.all, **filters, **options)
 
 
-def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from nsad_bench import leaderboard
+def _execute(args: argparse.Namespace, registry: Registry, plan, store, err: Console):
     from nsad_bench.components import ExecutorOptions
-    from nsad_bench.runner import Runner, finished_runs
-    from nsad_bench.store import ResultsStore
+    from nsad_bench.runner import Runner
 
-    registry = _registry(args, err)
-    plan = _plan(args, registry)
     registry.get("executor", args.executor)
-    path = settings.results_path(args.results)
-    with ResultsStore(path) as store:
-        runner = Runner(
-            registry,
-            store,
-            settings.data_options(args.data_dir, offline=args.offline or None),
-            console=err,
-            executor=args.executor,
-            rediscover=args.rediscover,
-            executor_options=ExecutorOptions(jobs=args.jobs, scheduler=args.scheduler),
+    runner = Runner(
+        registry,
+        store,
+        settings.data_options(args.data_dir, offline=args.offline or None),
+        console=err,
+        executor=args.executor,
+        rediscover=args.rediscover,
+        executor_options=ExecutorOptions(jobs=args.jobs, scheduler=args.scheduler),
+    )
+    return runner.run(plan)
+
+
+def _finish(args: argparse.Namespace, report, path: Path, err: Console) -> int:
+    """The closing line of a run, and its exit code."""
+    from nsad_bench.runner import finished_runs
+
+    if report.interrupted:
+        err.print(
+            f"interrupted: {finished_runs(report)} runs finished and saved in {path}; "
+            "run the same command again to resume",
+            highlight=False,
         )
-        report = runner.run(plan)
-        if report.interrupted:
-            err.print(
-                f"interrupted: {finished_runs(report)} runs finished and saved in {path}; "
-                "run the same command again to resume",
-                highlight=False,
-            )
-            return EXIT_INTERRUPTED
-        if not args.quiet:
-            runs = store.runs()
-            runs = runs[runs.dataset.isin(plan.datasets)]
-            leaderboard.render(leaderboard.summarize(runs), out)
+        return EXIT_INTERRUPTED
     counts = ", ".join(f"{v} {k}" for k, v in report.counts.items() if k != "seconds")
     err.print(
         f"{report.planned} runs planned, {report.skipped} already done"
@@ -314,43 +343,168 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int:
+def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from nsad_bench import leaderboard
+    from nsad_bench.store import ResultsStore
+
+    registry = _registry(args, err)
+    plan = _plan(args, registry)
+    path = settings.results_path(args.results)
+    with ResultsStore(path) as store:
+        report = _execute(args, registry, plan, store, err)
+        if not report.interrupted and not args.quiet:
+            runs = store.runs()
+            leaderboard.render(leaderboard.summarize(runs[runs.dataset.isin(plan.datasets)]), out)
+    return _finish(args, report, path, err)
+
+
+def _header(store, runs) -> dict[str, Any]:
+    """Provenance of a report: command, date (added on writing), versions, data, seeds."""
     from nsad_bench.provenance import command_line, package_versions
+
+    data = store.datasets()
+    data = data[data.name.isin(set(runs.dataset))] if len(runs) else data
+    return {
+        "command": command_line(),
+        "results": str(store.path),
+        "seeds": sorted(int(s) for s in runs.seed.unique()) if len(runs) else [],
+        "data": "; ".join(
+            f"{r['name']}: {int(r['n_rows']):,} rows × {int(r['n_features'])} features, "
+            f"{r['task']}, from {r['source']}"
+            for _, r in data.iterrows()
+        ),
+        "versions": package_versions(),
+    }
+
+
+def _write(args, err: Console, written: list[Path]) -> None:
+    for path in written:
+        err.print(f"wrote {path}", highlight=False)
+
+
+def _open_results(args: argparse.Namespace):
     from nsad_bench.store import ResultsStore
 
     path = settings.results_path(args.results)
     if not path.exists():
         raise UsageError(f"no results database at {path}; run `nsad-bench run` first")
-    with ResultsStore(path) as store:
-        runs = store.runs()
-    datasets = None
-    if args.dataset:
-        from nsad_bench.plan import split_names
+    return ResultsStore(path)
 
-        datasets = split_names(args.dataset)
-        unknown = sorted(set(datasets) - set(runs.dataset))
-        if unknown:
-            raise UsageError(
-                f"no results for dataset(s) {', '.join(unknown)} in {path}; "
-                f"have: {', '.join(sorted(set(runs.dataset))) or 'none'}"
-            )
-        runs = runs[runs.dataset.isin(datasets)]
+
+def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from nsad_bench import comparisons, leaderboard
+
+    with _open_results(args) as store:
+        runs = store.runs()
+        if args.dataset:
+            from nsad_bench.plan import split_names
+
+            datasets = split_names(args.dataset)
+            unknown = sorted(set(datasets) - set(runs.dataset))
+            if unknown:
+                raise UsageError(
+                    f"no results for dataset(s) {', '.join(unknown)} in {store.path}; "
+                    f"have: {', '.join(sorted(set(runs.dataset))) or 'none'}"
+                )
+            runs = runs[runs.dataset.isin(datasets)]
+        header = _header(store, runs)
     summary = leaderboard.summarize(runs)
-    if args.json:
-        print(leaderboard.to_json(summary))
+    if args.view == "paper":
+        table = comparisons.compare_with_paper(summary)
+        name, note = (
+            "paper_comparison",
+            (
+                "Ours beside the paper's Table 4 (nsad_bench/reference/paper_table4.csv); "
+                "d_* = ours − paper. Hybrids: our gplearn specialist and gplearn@higgs transfer."
+            ),
+        )
+    elif args.view == "transfer":
+        table = comparisons.transfer_matrix(runs).reset_index()
+        name, note = (
+            "transfer_matrix",
+            (
+                "Mean paired ΔAUC of the Light network against Light ReLU: rows are the formula's "
+                "discoverer@source dataset, columns the target dataset (diagonal = specialist)."
+            ),
+        )
+    else:
+        if args.json:
+            print(leaderboard.to_json(summary))
+            return 0
+        leaderboard.render(summary, out)
+        if not args.no_write and not summary.empty:
+            _write(args, err, leaderboard.write(summary, Path(args.output_dir), header=header))
         return 0
-    leaderboard.render(summary, out)
-    if not args.no_write and not summary.empty:
-        header = {
-            "command": command_line(),
-            "results": str(path),
-            "seeds": sorted(int(s) for s in runs.seed.unique()),
-            "rows": {d: int(n) for d, n in runs.groupby("dataset").n_rows.first().items()},
-            "versions": package_versions(),
-        }
-        for written in leaderboard.write(summary, Path(args.output_dir), header=header):
-            err.print(f"wrote {written}", highlight=False)
+    if args.json:
+        print(leaderboard.to_json(table))
+        return 0
+    _print_frame(table, out, title=name.replace("_", " "))
+    if not args.no_write and not table.empty:
+        written = leaderboard.write_report(
+            Path(args.output_dir), name, display=table.round(4), data=table,
+            header=header, note=note, group_by=None,
+        )  # fmt: skip
+        _write(args, err, written)
+    return 0
+
+
+def _print_frame(frame, out: Console, title: str) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in frame.columns:
+        table.add_column(str(column))
+    for _, row in frame.iterrows():
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
+    out.print(table)
+
+
+def cmd_compare_discoverers(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """Run each discoverer on each dataset, then a Light network with each formula."""
+    from nsad_bench import comparisons, leaderboard
+    from nsad_bench.store import ResultsStore
+
+    registry = _registry(args, err)
+    if args.architecture or args.activation:
+        raise UsageError("compare-discoverers trains Light ReLU and each specialist formula; "
+                         "drop --architecture/--activation")  # fmt: skip
+    args.architecture, args.activation = ["light"], ["relu", "specialist"]
+    args.preset, args.transfer_from, args.all = None, None, False
+    if not args.dataset:
+        args.dataset = ["breast_cancer"]
+    if not args.discoverer:
+        args.discoverer = registry.names("discoverer")
+    plan = _plan(args, registry)
+    path = settings.results_path(args.results)
+    with ResultsStore(path) as store:
+        report = _execute(args, registry, plan, store, err)
+        formulas = store.formulas()
+        runs = store.runs()
+        header = _header(store, runs[runs.dataset.isin(plan.datasets)])
+    formulas = formulas[formulas.dataset.isin(plan.datasets)
+                        & formulas.discoverer.isin(plan.discoverers)]  # fmt: skip
+    formulas = formulas.drop_duplicates(["dataset", "discoverer"], keep="last")
+    table = comparisons.compare_discoverers(formulas, runs[runs.dataset.isin(plan.datasets)])
+    if not table.empty:
+        _print_frame(table.drop(columns=["program"]), out, title="discoverers")
+        if not args.no_write:
+            written = leaderboard.write_report(
+                Path(args.output_dir), "discoverers", display=table.round(4), data=table,
+                header=header, note=(
+                    "Each discoverer on the 10% discovery subset (seed 42); `fitness` is the "
+                    "backend's own score of the chosen program; `light_auc` is the Light network "
+                    "using the generalized formula on the test split, `d_auc_vs_relu` its paired "
+                    "difference to Light ReLU with the 95% CI half-width."
+                ),
+            )  # fmt: skip
+            _write(args, err, written)
+    return _finish(args, report, path, err)
+
+
+def cmd_plot(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from nsad_bench import plots
+
+    with _open_results(args) as store:
+        runs, formulas = store.runs(), store.formulas()
+    _write(args, err, plots.write_all(runs, formulas, Path(args.output_dir)))
     return 0
 
 
@@ -359,12 +513,16 @@ COMMANDS = {
     "plugins": cmd_plugins,
     "run": cmd_run,
     "leaderboard": cmd_leaderboard,
+    "compare-discoverers": cmd_compare_discoverers,
+    "plot": cmd_plot,
     "formula": cmd_formula,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    out, err = Console(), Console(stderr=True)
+    # Piped output gets a width that fits the leaderboard instead of rich's 80 columns.
+    out = Console(width=None if sys.stdout.isatty() else 160)
+    err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args, out, err)

@@ -62,8 +62,11 @@ def summarize(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
             & (runs.architecture == architecture)
             & (runs.activation == reference)
         ]
-        d_auc, d_auc_ci = _paired(group, ref, "auc")
-        d_acc, d_acc_ci = _paired(group, ref, "accuracy")
+        if activation == reference:  # the reference's difference to itself says nothing
+            d_auc = d_auc_ci = d_acc = d_acc_ci = math.nan
+        else:
+            d_auc, d_auc_ci = _paired(group, ref, "auc")
+            d_acc, d_acc_ci = _paired(group, ref, "accuracy")
         first = group.iloc[0]
         rows.append(
             {
@@ -157,16 +160,52 @@ def render(summary: pd.DataFrame, console: Console) -> None:
             style = "bold green" if index == best else ("red" if row.status != "ok" else None)
             table.add_row(*[str(v) for v in row.drop("dataset")], style=style)
         console.print(table)
-    console.print(
-        "ΔAUC: paired over seeds against ReLU of the same size; * = 95% CI excludes 0. "
-        "E_param rewards size alone; compare it only at equal params.",
-        style="dim",
-    )
+    console.print(NOTE.replace("`", ""), style="dim")
 
 
 def to_json(summary: pd.DataFrame) -> str:
     records = json.loads(summary.to_json(orient="records"))  # NaN → null
     return json.dumps(records, indent=2)
+
+
+NOTE = (
+    "ΔAUC: mean paired difference to ReLU of the same dataset and architecture over the same "
+    "seeds, with its 95% t interval; `*` marks intervals that exclude zero. "
+    "E_param = AUC / log10(params) rewards size alone: compare it only at equal params."
+)
+
+
+def write_report(
+    directory: Path,
+    name: str,
+    *,
+    display: pd.DataFrame,
+    data: pd.DataFrame,
+    header: dict[str, Any] | None = None,
+    note: str = "",
+    group_by: str | None = "dataset",
+) -> list[Path]:
+    """``name.md`` (provenance header, one table per ``group_by`` value) and ``name.csv``."""
+    from tabulate import tabulate
+
+    directory.mkdir(parents=True, exist_ok=True)
+    md_path, csv_path = directory / f"{name}.md", directory / f"{name}.csv"
+    header = {
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **(header or {}),
+    }
+    lines = [f"# nsad-bench: {name.replace('_', ' ')}", ""]
+    lines += [f"- **{key}**: {_text(value)}" for key, value in header.items()]
+    lines += ["", note, ""] if note else [""]
+    groups = display.groupby(group_by, sort=False) if group_by else [(None, display)]
+    for group, rows in groups:
+        if group is not None:
+            lines += [f"## {group}", ""]
+            rows = rows.drop(columns=group_by)
+        lines += [tabulate(rows, headers="keys", tablefmt="github", showindex=False), ""]
+    md_path.write_text("\n".join(lines))
+    data.to_csv(csv_path, index=False, float_format="%.6g")
+    return [md_path, csv_path]
 
 
 def write(
@@ -176,36 +215,10 @@ def write(
     name: str = "leaderboard",
     header: dict[str, Any] | None = None,
 ) -> list[Path]:
-    """Markdown (with a provenance header) and CSV files under ``directory``."""
-    from tabulate import tabulate
-
-    directory.mkdir(parents=True, exist_ok=True)
-    md_path, csv_path = directory / f"{name}.md", directory / f"{name}.csv"
-    header = {
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **(header or {}),
-    }
-    lines = [f"# nsad-bench {name}", ""]
-    lines += [f"- **{key}**: {_text(value)}" for key, value in header.items()]
-    lines += [
-        "",
-        "ΔAUC: mean paired difference to ReLU of the same dataset and architecture over "
-        "the same seeds, with its 95% t interval; `*` marks intervals that exclude zero. "
-        "E_param = AUC / log10(params) rewards size alone.",
-        "",
-    ]
-    for dataset, rows in display_frame(summary).groupby("dataset", sort=False):
-        lines += [
-            f"## {dataset}",
-            "",
-            tabulate(
-                rows.drop(columns="dataset"), headers="keys", tablefmt="github", showindex=False
-            ),
-            "",
-        ]
-    md_path.write_text("\n".join(lines))
-    summary.to_csv(csv_path, index=False, float_format="%.6g")
-    return [md_path, csv_path]
+    """The leaderboard as Markdown (with a provenance header) and CSV under ``directory``."""
+    return write_report(
+        directory, name, display=display_frame(summary), data=summary, header=header, note=NOTE
+    )
 
 
 def _text(value: Any) -> str:

@@ -79,7 +79,13 @@ class Runner:
                 continue
             try:
                 with self.console.status(f"loading {name}…"):
-                    loaded[name] = execution.load_dataset(name, options)
+                    data = loaded[name] = execution.load_dataset(name, options)
+                self.store.save_dataset({
+                    "name": name, "task": data.task, "n_rows": len(data.y),
+                    "n_features": data.n_features, "positive_rate": float(data.y.mean()),
+                    "source": data.source,
+                    "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                })  # fmt: skip
             except DataError as exc:
                 self._say(report, f"dataset {name}: {exc}")
             except Exception as exc:

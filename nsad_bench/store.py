@@ -62,6 +62,8 @@ FORMULA_COLUMNS = (
     "created_at",
 )
 
+DATASET_COLUMNS = ("name", "task", "n_rows", "n_features", "positive_rate", "source", "loaded_at")
+
 #: Statuses that count as done: ``--resume`` (the default) skips them; failed runs are retried.
 DONE = ("ok", "diverged")
 
@@ -71,6 +73,9 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE TABLE IF NOT EXISTS formulas (
     {", ".join(c + (" TEXT PRIMARY KEY" if c == "key" else "") for c in FORMULA_COLUMNS)}
+);
+CREATE TABLE IF NOT EXISTS datasets (
+    {", ".join(c + (" TEXT PRIMARY KEY" if c == "name" else "") for c in DATASET_COLUMNS)}
 );
 """
 
@@ -139,6 +144,20 @@ class ResultsStore:
 
     def formulas(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM formulas ORDER BY rowid", self._conn)
+
+
+    # -------------------------------------------------------------------------- datasets
+
+    def save_dataset(self, row: Mapping[str, Any]) -> None:
+        """Where a dataset's rows came from, for the provenance of every report."""
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO datasets ({', '.join(DATASET_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in DATASET_COLUMNS)})",
+            [_cell(row.get(c)) for c in DATASET_COLUMNS],
+        )
+
+    def datasets(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM datasets ORDER BY rowid", self._conn)
 
 
 def _cell(value: Any) -> Any:
