@@ -287,7 +287,8 @@ def plot_transfer_heatmap(
     from matplotlib.colors import Normalize
 
     size = 1.0 + 1.1 * len(names)
-    figure = _figure(size * len(groups) + 2.0, size + 0.9)
+    # At least as wide as the title, which is longer than a small grid.
+    figure = _figure(max(size * len(groups) + 2.0, 7.5), size + 0.9)
     axes = figure.subplots(1, len(groups), squeeze=False).ravel()
     norm = Normalize(-limit, limit)
     image = None
