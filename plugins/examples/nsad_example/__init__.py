@@ -16,15 +16,18 @@ happens in the callables, when a benchmark actually needs it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nsad_bench import hookimpl
 from nsad_bench.components import ActivationSpec, DatasetProvider
 
 from nsad_example import pendulum
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:  # for the annotation only: loading the plugin must not import torch
+    from torch import nn
 
 
-def make_snake():
+def make_snake() -> nn.Module:
     """A fresh Snake module; torch is imported here, not when the plugin loads."""
     from nsad_example.snake import Snake
 

@@ -3,6 +3,10 @@ plugin in a real nsad-bench registry without installing anything."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from nsad_bench.components import ActivationSpec, DataOptions, DatasetProvider
@@ -68,3 +72,19 @@ def test_activations_build_and_compute(registry):
     assert formula.verdict == "ok"
     compiled = registry.get("compiler", "torch").compile(formula)
     torch.testing.assert_close(compiled(x), x * torch.sin(x))
+
+
+def test_loading_the_plugin_does_not_import_torch():
+    # `nsad-bench list` calls every hook; torch belongs in the factories, not at import time.
+    code = (
+        "import sys, nsad_example; nsad_example.nsad_datasets(); "
+        "nsad_example.nsad_activations(); print('torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "False"
