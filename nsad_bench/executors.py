@@ -1,4 +1,10 @@
-"""Local executors: in-process for one job at a time, worker processes for more."""
+"""Local executors: in-process for one job at a time, worker processes for more.
+
+Every process trains with one torch thread. Parallelism comes from processes (``--jobs``),
+which scale almost perfectly for these small networks, and a fixed thread count keeps the
+floating-point order of every matrix product, hence every result, the same whatever
+``--jobs`` is.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,28 @@ import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any
 
 from nsad_bench.components import ExecutorOptions
 
+#: Torch threads of a process that trains (see the module docstring).
+TRAINING_THREADS = 1
+
+
+def default_jobs() -> int:
+    """Worker processes that fill this machine: one per core."""
+    return os.cpu_count() or 1
+
 
 def threads_per_worker(jobs: int) -> int:
-    """Split the cores between workers so torch never oversubscribes the machine."""
-    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+    """Torch threads for each of ``jobs`` training processes.
+
+    One, whatever ``jobs`` is: a count that followed ``jobs`` would change the summation
+    order inside matrix products and so make results depend on ``--jobs``. With ``jobs``
+    at most the number of cores the machine is then never oversubscribed.
+    """
+    return TRAINING_THREADS
 
 
 def _init_worker(threads: int) -> None:
@@ -22,11 +42,25 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run a block with ``threads`` torch threads, restoring the previous count after."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class LocalExecutor:
     """Runs jobs here: inline with ``jobs == 1``, otherwise in a pool of worker processes.
 
-    Results are yielded as ``(index, result)`` in completion order; callers that need a
-    stable order sort by index.
+    Jobs are submitted in the order given (callers put the longest first, so the pool
+    balances); results are yielded as ``(index, result)`` in completion order, so callers
+    that need a stable order sort by index.
     """
 
     def __init__(self, options: ExecutorOptions) -> None:
@@ -35,8 +69,9 @@ class LocalExecutor:
 
     def run(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         if self.jobs == 1 or len(jobs) <= 1:
-            for index, job in enumerate(jobs):
-                yield index, fn(job)
+            with torch_threads(threads_per_worker(1)):
+                for index, job in enumerate(jobs):
+                    yield index, fn(job)
             return
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         self._pool = ProcessPoolExecutor(

@@ -240,16 +240,18 @@ class Runner:
         try:
             with Progress(*columns, console=self.console, transient=False) as progress:
                 bar = progress.add_task("training", total=len(todo))
-                for _, row in executor.run(execution.execute, todo):
-                    self.store.save_run(row)
-                    report.counts[row["status"]] = report.counts.get(row["status"], 0) + 1
-                    if row["status"] == "failed":
-                        progress.console.print(
-                            f"[red]failed[/red] {row['dataset']} {row['architecture']} "
-                            f"{row['activation']} seed {row['seed']}: {row['error']}",
-                            highlight=False,
-                        )
-                    progress.update(bar, advance=1, description=f"{row['dataset']}")
+                groups = execution.group_jobs(todo)
+                for _, rows in executor.run(execution.execute_group, groups):
+                    for row in rows:
+                        self.store.save_run(row)
+                        report.counts[row["status"]] = report.counts.get(row["status"], 0) + 1
+                        if row["status"] == "failed":
+                            progress.console.print(
+                                f"[red]failed[/red] {row['dataset']} {row['architecture']} "
+                                f"{row['activation']} seed {row['seed']}: {row['error']}",
+                                highlight=False,
+                            )
+                        progress.update(bar, advance=1, description=f"{row['dataset']}")
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
