@@ -224,15 +224,18 @@ def plot_accuracy_vs_params(
 
 
 def _log_ticks(ax: Any, values: pd.Series) -> None:
-    """Readable, non-overlapping ticks (1, 2, 5 × 10^k) labelled with thousands separators."""
+    """Readable, non-overlapping ticks (m × 10^k, fewer mantissas the wider the range)
+    labelled with thousands separators."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     low, high = float(values.min()) * 0.85, float(values.max()) * 1.15
     ax.set_xlim(low, high)
+    decades = math.log10(high / low)
+    mantissas = (1, 2, 3, 5) if decades <= 1.5 else (1, 2, 5) if decades <= 3 else (1,)
     ticks = [
         m * 10.0**k
         for k in range(int(math.floor(math.log10(low))), int(math.ceil(math.log10(high))) + 1)
-        for m in (1, 2, 5)
+        for m in mantissas
         if low <= m * 10.0**k <= high
     ]
     if len(ticks) < 2:
