@@ -105,6 +105,9 @@ def plot_activations(
     if not panels:
         raise NothingToPlot("no discovered formulas with status ok: activations not drawn")
 
+    for name, (low, high) in (("x_range", x_range), ("observed_range", observed_range or (0, 1))):
+        if not low < high:
+            raise ValueError(f"{name} must be (low, high) with low < high, got {(low, high)}")
     lo, hi = x_range
     if observed_range is not None:
         lo, hi = min(lo, observed_range[0]), max(hi, observed_range[1])

@@ -124,3 +124,9 @@ def test_deltas_pair_with_relu_of_the_same_seed_and_config(transfer_runs):
 def test_heatmap_and_accuracy_figures_from_stored_rows(transfer_runs, tmp_path):
     assert_figures(plots.plot_transfer_heatmap(transfer_runs, tmp_path), ["transfer_heatmap"])
     assert_figures(plots.plot_accuracy_vs_params(transfer_runs, tmp_path), ["accuracy_vs_params"])
+
+
+def test_an_empty_range_is_refused(real_results, tmp_path):
+    _, formulas = real_results
+    with pytest.raises(ValueError, match="low < high"):
+        plots.plot_activations(formulas, tmp_path, x_range=(4.0, -4.0))
