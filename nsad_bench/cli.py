@@ -273,13 +273,18 @@ def cmd_formula(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _plan(args: argparse.Namespace, registry: Registry):
     from nsad_bench.components import Budget
+    from nsad_bench.discovery import resolve_params
     from nsad_bench.plan import make_plan, paper_plan
     from nsad_bench.training import TrainConfig
 
     params: dict[str, dict[str, Any]] = {}
     for discoverer, key, value in args.param:
-        registry.get("discoverer", discoverer)
         params.setdefault(discoverer, {})[key] = value
+    for discoverer, given in params.items():
+        try:
+            resolve_params(registry.get("discoverer", discoverer), given)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     options: dict[str, Any] = {
         "train": TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr),
         "budget": Budget(seconds=args.discovery_seconds),
@@ -504,7 +509,8 @@ def cmd_plot(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     with _open_results(args) as store:
         runs, formulas = store.runs(), store.formulas()
-    _write(args, err, plots.write_all(runs, formulas, Path(args.output_dir)))
+    skipped = lambda why: err.print(f"[yellow]skip[/yellow] {why}", highlight=False)  # noqa: E731
+    _write(args, err, plots.write_all(runs, formulas, Path(args.output_dir), on_skip=skipped))
     return 0
 
 

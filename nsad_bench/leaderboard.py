@@ -23,6 +23,7 @@ from nsad_bench.metrics import paired_interval
 
 KEYS = ["dataset", "architecture", "activation"]
 REFERENCE = "relu"
+KIND_ORDER = {"baseline": 0, "specialist": 1, "transfer": 2}
 
 
 def _status(group: pd.DataFrame) -> str:
@@ -92,7 +93,18 @@ def summarize(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
                 "status": _status(group),
             }
         )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    # The reference first, then the other baselines, specialists, then transfers, each in a stable order.
+    rank = (
+        frame["kind"]
+        .map(KIND_ORDER)
+        .fillna(len(KIND_ORDER))
+        .where(frame["activation"] != reference, -1)
+    )
+    order = frame.assign(_rank=rank).sort_values(
+        ["dataset", "architecture", "_rank", "activation"], kind="stable"
+    )
+    return order.drop(columns="_rank").reset_index(drop=True)
 
 
 def _mean(values: pd.Series) -> float:
