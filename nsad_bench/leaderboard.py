@@ -94,7 +94,7 @@ def summarize(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
             }
         )
     frame = pd.DataFrame(rows)
-    # The reference first, then the other baselines, specialists, then transfers, each in a stable order.
+    # The reference first, then other baselines, specialists and transfers, in a stable order.
     rank = (
         frame["kind"]
         .map(KIND_ORDER)
