@@ -30,7 +30,7 @@ from torch import nn
 
 from nsad_bench.metrics import accuracy, auc, e_param
 from nsad_bench.models import count_parameters
-from nsad_bench.training import Outcome, TrainConfig
+from nsad_bench.training import Outcome, TrainConfig, adam
 
 
 @dataclass(frozen=True)
@@ -254,15 +254,15 @@ def train_group(
     stack = _Stack([m.model for m in group], [m.activation for m in group])
     Xt = tensor_of(X)
     yt = torch.from_numpy(np.asarray(y, dtype=np.float32))
-    train_rows = torch.stack([torch.from_numpy(np.asarray(m.train_rows, np.int64)) for m in group])
-    test_rows = torch.stack([torch.from_numpy(np.asarray(m.test_rows, np.int64)) for m in group])
+    # Row indices are int32: with one index row per member and epoch they are the largest
+    # arrays a group holds besides the data itself.
+    train_rows = torch.stack([torch.from_numpy(np.asarray(m.train_rows, np.int32)) for m in group])
+    test_rows = torch.stack([torch.from_numpy(np.asarray(m.test_rows, np.int32)) for m in group])
     mean = torch.stack([torch.from_numpy(np.asarray(m.mean, np.float32)) for m in group])
     std = torch.stack([torch.from_numpy(np.asarray(m.std, np.float32)) for m in group])
     mean, std = mean.unsqueeze(1), std.unsqueeze(1)
     generators = [torch.Generator().manual_seed(m.seed) for m in group]
-    optimizer: torch.optim.Optimizer = torch.optim.Adam(
-        stack.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
+    optimizer = adam(stack.parameters(), config)
 
     alive = list(range(len(group)))  # positions in ``group`` of the members still training
     results: dict[int, Outcome] = {}
@@ -280,7 +280,8 @@ def train_group(
                 continue
             x = _standardized(Xt, rows, mean, std)
             logits = stack.forward(x, training=True)
-            loss = F.binary_cross_entropy_with_logits(logits, yt[rows], reduction="none").mean(1)
+            targets = torch.index_select(yt, 0, rows.reshape(-1)).view(rows.shape)
+            loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").mean(1)
             optimizer.zero_grad(set_to_none=True)
             loss.sum().backward()
             optimizer.step()
