@@ -89,7 +89,7 @@ def search(**params) -> ActivationSearch:
 def test_registered_by_name_with_every_parameter() -> None:
     spec = load_registry().get("discoverer", "search")
     assert spec.start_method == "fork"
-    assert spec.defaults["evaluations"] == 300 and spec.defaults["epochs"] == 3
+    assert spec.defaults["evaluations"] == 300 and spec.defaults["epochs"] == 5
     assert spec.defaults["hidden"] == (64, 32)
     assert isinstance(spec.create(spec.defaults), ActivationSearch)
 
@@ -161,6 +161,9 @@ def test_tidy_folds_constants_and_removes_dead_weight() -> None:
         "sin(x - x)": "0",
         "abs(abs(x)) * -(-x)": "abs(x) * x",
         "x / x + cos(x)": "1 + cos(x)",
+        "abs(tanh(x) + 0) * 1 - 0": "abs(tanh(x))",
+        "0 - x": "0 - x",
+        "1 / x": "1 / x",
     }
     for text, expected in cases.items():
         assert infix(tidy(parse(text))) == expected

@@ -20,7 +20,11 @@ Parameters (``--param search.NAME=VALUE``):
   ``p_subtree_mutation``, ``p_point_mutation``, ``p_hoist_mutation``, ``parsimony`` (AUC
   per node subtracted in tournaments), ``initial_programs`` (expressions to start from);
 * space: ``unary``, ``binary``, ``const_range``, ``p_constant``, ``max_depth``;
-* fitness: ``hidden``, ``epochs``, ``batch_size``, ``lr``, ``validation_fraction``;
+* fitness: ``hidden``, ``epochs``, ``batch_size``, ``lr``, ``validation_fraction``. The
+  defaults (5 epochs at batch 128) rank 16 assorted activations much as the full benchmark
+  does on HIGGS and Covertype (Spearman 0.79 and 0.97 against Light AUC after 15 epochs at
+  batch 1024; 3 epochs at batch 256 gave 0.70 and 0.87) at about 0.1 s per candidate there;
+  on Spambase's 460 discovery rows no setting tried ranked well (0.5-0.7);
 * ranking: ``final_top`` candidates re-scored on ``final_repeats`` fresh folds, then
   ``max_candidates`` returned.
 """
@@ -78,8 +82,8 @@ DEFAULTS: dict[str, Any] = {
     "max_depth": 5,
     # fitness
     "hidden": (64, 32),
-    "epochs": 3,
-    "batch_size": 256,
+    "epochs": 5,
+    "batch_size": 128,
     "lr": 1e-3,
     "validation_fraction": 0.3,
     # ranking

@@ -313,8 +313,8 @@ class Search:
         return True
 
     def _rescore(self) -> None:
-        """Train the best candidates again on fresh folds; a fold cut short by the time
-        budget is dropped whole, so every re-scored candidate has the same folds."""
+        """Train the best candidates again on fresh folds. A fold is started only when all of
+        them fit in the budgets, so every re-scored candidate is scored on the same folds."""
         top = self._by_search_score()[: self.final_top]
         if not top:
             return

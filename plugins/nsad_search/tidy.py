@@ -22,14 +22,18 @@ IDEMPOTENT = frozenset({"max", "min"})
 #: Operators whose argument pair ``(a, a)`` is a constant (protected ``div`` included: it
 #: gives 1 where the denominator is near zero).
 SELF_CANCELLING = {"sub": 0.0, "div": 1.0}
+#: Operators with an identity constant: ``(operator, constant, sides)``, sides being the
+#: argument positions where the constant may stand (``0 - a`` is not ``a``).
+IDENTITIES = (("add", 0.0, (0, 1)), ("sub", 0.0, (1,)), ("mul", 1.0, (0, 1)), ("div", 1.0, (1,)))
 #: Unary operators ``u`` with ``u(u(a)) == u(a)``.
 IDEMPOTENT_UNARY = frozenset({"abs"})
 
 
 def tidy(node: Node) -> Node:
     """``node`` with constant subtrees folded, ``max(a, a)``/``min(a, a)`` → ``a``,
-    ``a - a`` → 0, ``a / a`` → 1, ``abs(abs(a))`` → ``abs(a)`` and ``-(-a)`` → ``a``,
-    bottom-up (so ``sin(x - x)`` becomes the constant ``0``)."""
+    ``a - a`` → 0, ``a / a`` → 1, ``a + 0``, ``a - 0``, ``a * 1``, ``a / 1`` → ``a``,
+    ``abs(abs(a))`` → ``abs(a)`` and ``-(-a)`` → ``a``, bottom-up (so ``sin(x - x)`` becomes
+    the constant ``0``)."""
     if not node.children:
         return node
     children = tuple(tidy(child) for child in node.children)
@@ -41,6 +45,11 @@ def tidy(node: Node) -> Node:
         return children[0]
     if node.op in SELF_CANCELLING and children[0] == children[1]:
         return Node("const", value=SELF_CANCELLING[node.op])
+    for op, unit, sides in IDENTITIES:
+        if node.op == op:
+            for side in sides:
+                if children[side] == Node("const", value=unit):
+                    return children[1 - side]
     (first, *_) = children
     if node.op in IDEMPOTENT_UNARY and first.op == node.op:
         return first
