@@ -91,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"results database (default ${settings.RESULTS_ENV} or {settings.DEFAULT_RESULTS})",
     )
 
-    parser = _Parser(prog="nsad-bench", description=__doc__.splitlines()[0].rstrip("."))
+    parser = _Parser(
+        prog="nsad-bench",
+        description="Benchmark activation functions discovered by symbolic regression.",
+    )
     parser.add_argument("--version", action="version", version=f"nsad-bench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
