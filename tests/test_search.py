@@ -263,8 +263,10 @@ def test_same_seed_same_candidates(recorder, small_data) -> None:
     first = search().discover(X, y, seed=7, budget=Budget(seconds=None))
     again = search().discover(X, y, seed=7, budget=Budget(seconds=None))
     other = search().discover(X, y, seed=8, budget=Budget(seconds=None))
+    restarted = search(restart=1).discover(X, y, seed=7, budget=Budget(seconds=None))
     assert first == again
     assert [c.program for c in first] != [c.program for c in other]
+    assert [c.program for c in first] != [c.program for c in restarted]
 
 
 # ---------------------------------------------------------------------- real training

@@ -14,7 +14,9 @@ mutations), :mod:`.fitness` (scoring by training), :mod:`.search` (the loop and 
 Parameters (``--param search.NAME=VALUE``):
 
 * budget: ``evaluations`` (networks trained, re-scoring included; ``budget.evaluations`` caps
-  it), ``time_fraction`` (stop starting work at this fraction of ``budget.seconds``);
+  it), ``time_fraction`` (stop starting work at this fraction of ``budget.seconds``),
+  ``restart`` (0 searches with the core's seed; 1, 2, … are independent restarts on the same
+  discovery subset, with their own draws and folds);
 * search: ``population_size``, ``tournament_size``, ``n_per_batch`` (candidates trained per
   batch), ``p_core_unit`` (share of core units in the first population), ``p_crossover``,
   ``p_subtree_mutation``, ``p_point_mutation``, ``p_hoist_mutation``, ``parsimony`` (AUC
@@ -63,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     # budget
     "evaluations": 300,
     "time_fraction": 0.9,
+    "restart": 0,
     # search
     "population_size": 40,
     "tournament_size": 5,

@@ -373,6 +373,9 @@ class ActivationSearch:
             max_candidates=int(p["max_candidates"]),
             initial_programs=tuple(p["initial_programs"]),
         )
+        self.restart = int(p["restart"])
+        if self.restart < 0:
+            raise ValueError(f"restart must be >= 0, got {self.restart}")
         for text in self.config.initial_programs:
             generalize(parse(text))  # a bad program is an error now, not mid-search
         #: What the last :meth:`discover` did (in the process that ran it).
@@ -381,6 +384,8 @@ class ActivationSearch:
     def discover(
         self, X: np.ndarray, y: np.ndarray, *, seed: int, budget: Budget
     ) -> list[Candidate]:
+        if self.restart:
+            seed = int(np.random.SeedSequence([seed, self.restart]).generate_state(1)[0])
         fitness = Fitness(X, y, self.fitness_config, seed)
         search = Search(fitness, self.space, self.config, seed=seed, budget=budget)
         with _torch_threads(1):
