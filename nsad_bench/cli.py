@@ -467,6 +467,8 @@ def _print_frame(frame, out: Console, title: str) -> None:
 
 def cmd_compare_discoverers(args: argparse.Namespace, out: Console, err: Console) -> int:
     """Run each discoverer on each dataset, then a Light network with each formula."""
+    import pandas as pd
+
     from nsad_bench import comparisons, leaderboard
     from nsad_bench.store import ResultsStore
 
@@ -491,16 +493,30 @@ def cmd_compare_discoverers(args: argparse.Namespace, out: Console, err: Console
                         & formulas.discoverer.isin(plan.discoverers)]  # fmt: skip
     formulas = formulas.drop_duplicates(["dataset", "discoverer"], keep="last")
     table = comparisons.compare_discoverers(formulas, runs[runs.dataset.isin(plan.datasets)])
+    unavailable = [
+        {"dataset": d, "discoverer": name, "status": "unavailable", "program": reason}
+        for name in plan.discoverers
+        if (reason := registry.get("discoverer", name).unavailable_reason())
+        for d in plan.datasets
+    ]
+    table = pd.concat([table, pd.DataFrame(unavailable)], ignore_index=True)
     if not table.empty:
-        _print_frame(table.drop(columns=["program"]), out, title="discoverers")
+        order = {name: i for i, name in enumerate(plan.datasets + plan.discoverers)}
+        table = table.sort_values(
+            ["dataset", "discoverer"], key=lambda c: c.map(order), kind="stable"
+        ).reset_index(drop=True)
+    if not table.empty:
+        display = comparisons.discoverers_display(table)
+        _print_frame(display, out, title="discoverers")
         if not args.no_write:
             written = leaderboard.write_report(
-                Path(args.output_dir), "discoverers", display=table.round(4), data=table,
+                Path(args.output_dir), "discoverers", display=display, data=table,
                 header=header, note=(
                     "Each discoverer on the 10% discovery subset (seed 42); `fitness` is the "
-                    "backend's own score of the chosen program; `light_auc` is the Light network "
-                    "using the generalized formula on the test split, `d_auc_vs_relu` its paired "
-                    "difference to Light ReLU with the 95% CI half-width."
+                    "backend's own score of the chosen program (gplearn: log loss, lower is "
+                    "better; Operon: its MDL score); `Light AUC` is the Light network using the "
+                    "generalized formula on the test split and `ΔAUC vs Light ReLU` its paired "
+                    "difference with the 95% CI. The CSV has every field, incl. the program."
                 ),
             )  # fmt: skip
             _write(args, err, written)

@@ -100,3 +100,37 @@ def compare_discoverers(formulas: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFr
             "light_relu_auc": float(ref.auc_mean.iloc[0]) if len(ref) else math.nan,
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def discoverers_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The readable columns of :func:`compare_discoverers`, for the terminal and Markdown."""
+
+    def text(value: object, width: int = 48) -> str:
+        value = "" if value is None or value != value else str(value)
+        return value if len(value) <= width else value[: width - 1] + "…"
+
+    def number(value: object, digits: int = 4) -> str:
+        return "—" if value is None or value != value else f"{value:.{digits}f}"
+
+    def delta(mean: object, half: object) -> str:
+        if mean is None or mean != mean:
+            return "—"
+        return f"{mean:+.4f}" + ("" if half != half else f" ± {half:.4f}")
+
+    return pd.DataFrame({
+        "dataset": table["dataset"],
+        "discoverer": table["discoverer"],
+        "status": table["status"],
+        "seconds": [number(v, 1) for v in table.get("seconds", [])],
+        "formula (generalized)": [
+            text(g if s == "ok" else p)
+            for g, s, p in zip(table["generalized"], table["status"], table["program"], strict=True)
+        ],
+        "complexity": [number(v, 0) for v in table["complexity"]],
+        "verdict": [text(v) for v in table["verdict"]],
+        "fitness": [number(v) for v in table["fitness"]],
+        "Light AUC": [number(v) for v in table["light_auc"]],
+        "ΔAUC vs Light ReLU": [
+            delta(m, h) for m, h in zip(table["d_auc_vs_relu"], table["d_auc_ci95"], strict=True)
+        ],
+    })  # fmt: skip
