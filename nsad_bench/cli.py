@@ -34,34 +34,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
+def _bounded(cast: type, low: float, name: str, *, strict: bool = False):
+    """An argparse type: ``cast(text)``, at least ``low`` (above it when ``strict``)."""
+    kind = "a whole number" if cast is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} is not {kind}: {text!r}") from None
+        if not (value > low if strict else value >= low):  # also rejects NaN
+            bound = f"above {low}" if strict else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{name} must be {bound}: {text!r}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed is not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seed must be non-negative: {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return value
+_positive_int = _bounded(int, 1, "value")
+_seed = _bounded(int, 0, "seed")
+_positive_float = _bounded(float, 0, "value", strict=True)
 
 
 def _param(text: str) -> tuple[str, str, Any]:
