@@ -30,7 +30,12 @@ from torch import nn
 
 from nsad_bench.metrics import accuracy, auc, e_param
 from nsad_bench.models import count_parameters
-from nsad_bench.training import Outcome, TrainConfig, adam
+from nsad_bench.training import Outcome, TrainConfig, adam, epoch_order
+
+#: Rows scored per forward pass, over all models of a stack. Scoring stays a small part of a
+#: run, and its buffers stay near 1 MiB: larger ones push glibc's malloc to keep freed
+#: blocks in the heap, and the process's RSS then grows with the size of the test split.
+EVAL_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -271,7 +276,7 @@ def train_group(
     for epoch in range(1, config.epochs + 1):
         tick = time.perf_counter()
         batches = torch.stack(
-            [train_rows[i][torch.randperm(n, generator=generators[i])] for i in alive]
+            [train_rows[j][epoch_order(n, generators[j])] for j in range(len(alive))]
         )
         epoch_loss = torch.zeros(len(alive))
         for i in range(0, n, config.batch_size):
@@ -325,8 +330,9 @@ def _predict(
     std: torch.Tensor,
     eval_batch_size: int,
 ) -> torch.Tensor:
-    """Test logits (M, n_test), in chunks of about ``eval_batch_size`` rows over all models."""
-    chunk = max(1, eval_batch_size // stack.size)
+    """Test logits (M, n_test), in passes of at most ``eval_batch_size`` and
+    :data:`EVAL_ROWS` rows over all models (what bounds the memory of scoring)."""
+    chunk = max(1, min(eval_batch_size, EVAL_ROWS) // stack.size)
     with torch.inference_mode():
         return torch.cat(
             [

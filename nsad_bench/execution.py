@@ -99,7 +99,7 @@ def _split(
     return SeedSplit(parts.train, parts.test, mean, std)
 
 
-def mean_std(X: np.ndarray, rows: np.ndarray, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+def mean_std(X: np.ndarray, rows: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
     """Float32 mean and std of ``X[rows]`` (computed in float64, in chunks of rows).
 
     Chunking keeps the peak memory of a large dataset at its own size: no float64 copy of

@@ -2,10 +2,10 @@
 
 The loop gathers batches from tensors already in memory: a Light step at batch 1024 is
 mostly framework overhead, so a per-sample DataLoader (1024 ``__getitem__`` calls and a
-collate per batch) would dominate the run time. The batch order is the one a
-``DataLoader(..., sampler=RandomSampler(data, generator=torch.Generator().manual_seed(seed)))``
-draws, so a run gives the straightforward loop's results up to floating-point noise.
-Many runs at once: :mod:`nsad_bench.batched`.
+collate per batch) would dominate the run time. The batch order is the one
+``DataLoader(data, shuffle=True, generator=torch.Generator().manual_seed(seed))`` draws
+(:func:`epoch_order`), so a run gives that straightforward loop's results up to
+floating-point noise. Many runs at once: :mod:`nsad_bench.batched`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,19 @@ class Outcome:
     e_param: float | None = None
     diverged_epoch: int | None = None
     train_seconds: float = 0.0
+
+
+def epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
+    """This epoch's row order, drawn exactly as a shuffling ``DataLoader`` draws it.
+
+    Per epoch the loader takes one int64 from the generator (its workers' base seed), then
+    its ``RandomSampler`` draws a permutation of the rows and, at the end of the pass, a
+    second one it throws away. Drawing the same keeps the straightforward loop's batches.
+    """
+    torch.empty((), dtype=torch.int64).random_(generator=generator)
+    order = torch.randperm(n, generator=generator)
+    torch.randperm(n, generator=generator)
+    return order
 
 
 def adam(params: Iterable[torch.Tensor], config: TrainConfig) -> torch.optim.Optimizer:
@@ -91,7 +104,7 @@ def train_and_evaluate(
     started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         model.train()
-        order = torch.randperm(n, generator=generator)
+        order = epoch_order(n, generator)
         epoch_loss = torch.zeros(())
         for i in range(0, n, config.batch_size):
             rows = order[i : i + config.batch_size]
