@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -80,16 +81,48 @@ CREATE TABLE IF NOT EXISTS datasets (
 """
 
 
+#: Seconds a connection waits for another runner's write before giving up.
+BUSY_TIMEOUT = 60.0
+
+
+def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch the file to WAL, waiting while another runner holds a lock on it.
+
+    SQLite answers a journal-mode change with SQLITE_BUSY at once, without calling the busy
+    handler, when another connection is writing the still rollback-journalled file: two
+    runners opening a new database together would otherwise see "database is locked".
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            # A file system without shared memory keeps its journal mode; the busy timeout
+            # still serializes writers there.
+            conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
 class ResultsStore:
     """A results database at ``path`` (created with its parent directories on first use)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        try:
+            _use_wal(self._conn, timeout)
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+        except BaseException:
+            self._conn.close()
+            raise
 
     def close(self) -> None:
         self._conn.close()
@@ -144,7 +177,6 @@ class ResultsStore:
 
     def formulas(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM formulas ORDER BY rowid", self._conn)
-
 
     # -------------------------------------------------------------------------- datasets
 
