@@ -140,7 +140,7 @@ def load_registry(extra_plugins: Iterable[tuple[str, object]] = ()) -> Registry:
         try:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a plugin ends only the plugin
             registry.problems.append(f"plugin {ep.name!r} failed to load: {_one_line(exc)}")
             continue
         version = ep.dist.version if ep.dist is not None else "?"
@@ -170,7 +170,7 @@ def load_registry(extra_plugins: Iterable[tuple[str, object]] = ()) -> Registry:
             started = time.perf_counter()
             try:
                 result = impl.function()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 registry.problems.append(
                     f"plugin {impl.plugin_name!r} raised in {hook_name}: {_one_line(exc)}"
                 )

@@ -433,11 +433,6 @@ EXITS = """
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugins.load_registry catches Exception only: a plugin calling sys.exit() at "
-    "import ends nsad-bench (exit 1) without naming the plugin",
-)
 def test_strict_names_a_plugin_that_calls_sys_exit_at_import(tmp_path):
     site = write_distribution(
         tmp_path / "site", "nsad_bench_exits", {"rel_exits": "rel_exits_module"},
