@@ -85,6 +85,11 @@ def run(
     path = settings.results_path(results)
     console = Console(stderr=True, quiet=not verbose)
     with ResultsStore(path) as store:
+        store.save_invocation(
+            f"nsad_bench.api.run(datasets={plan.datasets}, architectures={plan.architectures}, "
+            f"baselines={plan.baselines}, discoverers={plan.discoverers}, seeds={plan.seeds}, "
+            f"epochs={plan.train.epochs})"
+        )
         runner = Runner(
             reg, store, settings.data_options(data_dir), console=console, executor=executor,
             executor_options=ExecutorOptions(jobs=jobs), rediscover=rediscover,

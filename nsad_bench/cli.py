@@ -306,9 +306,11 @@ def _plan(args: argparse.Namespace, registry: Registry):
 
 def _execute(args: argparse.Namespace, registry: Registry, plan, store, err: Console):
     from nsad_bench.components import ExecutorOptions
+    from nsad_bench.provenance import command_line
     from nsad_bench.runner import Runner
 
     registry.get("executor", args.executor)
+    store.save_invocation(command_line())
     runner = Runner(
         registry,
         store,
@@ -364,8 +366,10 @@ def _header(store, runs) -> dict[str, Any]:
 
     data = store.datasets()
     data = data[data.name.isin(set(runs.dataset))] if len(runs) else data
+    commands = list(dict.fromkeys(store.invocations().command))
     return {
         "command": command_line(),
+        "runs written by": "; ".join(f"`{c}`" for c in commands) or "unknown",
         "results": str(store.path),
         "seeds": sorted(int(s) for s in runs.seed.unique()) if len(runs) else [],
         "data": "; ".join(

@@ -12,6 +12,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ FORMULA_COLUMNS = (
 
 DATASET_COLUMNS = ("name", "task", "n_rows", "n_features", "positive_rate", "source", "loaded_at")
 
-#: Statuses that count as done: ``--resume`` (the default) skips them; failed runs are retried.
+#: Statuses that count as done: running the same plan again skips them; failed runs are retried.
 DONE = ("ok", "diverged")
 
 _SCHEMA = f"""
@@ -78,6 +79,7 @@ CREATE TABLE IF NOT EXISTS formulas (
 CREATE TABLE IF NOT EXISTS datasets (
     {", ".join(c + (" TEXT PRIMARY KEY" if c == "name" else "") for c in DATASET_COLUMNS)}
 );
+CREATE TABLE IF NOT EXISTS invocations (command TEXT, started_at TEXT);
 """
 
 
@@ -190,6 +192,18 @@ class ResultsStore:
 
     def datasets(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM datasets ORDER BY rowid", self._conn)
+
+    # ----------------------------------------------------------------------- invocations
+
+    def save_invocation(self, command: str) -> None:
+        """The command line of a run that writes here, for the provenance of reports."""
+        self._conn.execute(
+            "INSERT INTO invocations VALUES (?, ?)",
+            (command, datetime.now(timezone.utc).isoformat(timespec="seconds")),
+        )
+
+    def invocations(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM invocations ORDER BY rowid", self._conn)
 
 
 def _cell(value: Any) -> Any:
