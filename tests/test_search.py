@@ -236,6 +236,24 @@ def test_time_budget_returns_the_best_so_far_before_the_limit(monkeypatch, small
     assert candidates and discoverer.last_stats.rescored > 0
 
 
+def test_a_slow_first_network_does_not_end_the_search(monkeypatch, small_data) -> None:
+    """The first network pays one-off costs; holding back time for re-scoring at that price
+    must not stop the search after one candidate."""
+    calls = []
+
+    def warming_up(trees, fold, config):
+        time.sleep(0.4 if not calls else 0.002 * len(trees))
+        calls.append(len(trees))
+        return fake_scores(trees, fold, config)
+
+    monkeypatch.setattr(fitness_module, "train_batch", warming_up)
+    X, y = small_data
+    discoverer = search(evaluations=10_000, final_top=8, final_repeats=3)
+    discoverer.discover(X, y, seed=0, budget=Budget(seconds=2.0))
+    assert discoverer.last_stats.trained > 50
+    assert discoverer.last_stats.rescored == 8 * 3
+
+
 # --------------------------------------------------------------------- ranking
 
 
@@ -272,24 +290,43 @@ def test_same_seed_same_candidates(recorder, small_data) -> None:
 # ---------------------------------------------------------------------- real training
 
 
-def test_real_search_through_the_core_on_breast_cancer() -> None:
-    """Real networks, the core's child process and candidate choice, on real (bundled) data."""
+@pytest.fixture(scope="module")
+def breast_cancer_discovery() -> tuple[np.ndarray, np.ndarray]:
+    """The protocol's discovery subset of scikit-learn's bundled breast-cancer data."""
     from sklearn.datasets import load_breast_cancer
 
     X, y = load_breast_cancer(return_X_y=True)
     y = y.astype(np.float32)
     disc, _ = protocol.discovery_split(y, protocol.ProtocolConfig())
     (X_disc,) = protocol.standardize(X[disc])
+    return X_disc, y[disc]
+
+
+def test_real_search_through_the_core_on_breast_cancer(breast_cancer_discovery) -> None:
+    """Real networks, the core's child process and candidate choice, on real (bundled) data."""
+    X_disc, y_disc = breast_cancer_discovery
     spec = load_registry().get("discoverer", "search")
     params = {"evaluations": 16, "population_size": 6, "n_per_batch": 6, "epochs": 2,
               "batch_size": 16, "final_top": 2, "final_repeats": 2,
               "max_candidates": 3}  # fmt: skip
-    found = run_discoverer(spec, params, X_disc, y[disc], seed=42, budget=Budget(seconds=60))
+    found = run_discoverer(spec, params, X_disc, y_disc, seed=42, budget=Budget(seconds=60))
 
     assert found.ok, found.error
     assert found.formula.verdict == "ok" and found.chosen == 0
     assert all(row["verdict"] == "ok" for row in found.candidates)
     assert all(0.0 <= row["fitness"] <= 1.0 for row in found.candidates)
+
+
+@pytest.mark.slow
+def test_real_search_returns_before_the_cores_hard_limit(breast_cancer_discovery) -> None:
+    """With more evaluations than the time allows, the search stops itself at 90% of
+    ``budget.seconds`` and hands back its best so far; the core never has to kill it."""
+    X, y = breast_cancer_discovery
+    spec = load_registry().get("discoverer", "search")
+    params = {"evaluations": 1_000_000, "max_candidates": 3}
+    found = run_discoverer(spec, params, X, y, seed=1, budget=Budget(seconds=5))
+    assert found.ok, found.error
+    assert found.wall_seconds < 5 + 2  # the child answered; parsing 3 candidates follows
 
 
 def test_stacked_and_single_model_training_agree(small_data) -> None:

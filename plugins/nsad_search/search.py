@@ -46,6 +46,8 @@ from .tidy import tidy
 PROBE = np.linspace(-10.0, 10.0, 2001)
 #: Proposals drawn per wanted child before a batch is given up as exhausted.
 PROPOSALS_PER_CHILD = 50
+#: Most of the time budget held back for re-scoring, however many networks it would need.
+RESCORE_TIME_SHARE = 0.25
 #: Variation operators and the parameter naming each one's probability.
 OPERATORS = ("crossover", "subtree_mutation", "point_mutation", "hoist_mutation")
 
@@ -156,9 +158,8 @@ class Search:
         self.rng = np.random.default_rng(seed)
         self.stats = SearchStats()
         self.started = time.monotonic()
-        self.deadline = (
-            None if budget.seconds is None else self.started + config.time_fraction * budget.seconds
-        )
+        self.seconds = None if budget.seconds is None else config.time_fraction * budget.seconds
+        self.deadline = None if self.seconds is None else self.started + self.seconds
         total = config.evaluations
         if budget.evaluations is not None:
             total = min(total, budget.evaluations)
@@ -183,7 +184,8 @@ class Search:
             return wanted
         if self.seconds_per_network is None:
             return 1  # learn the cost of one network before committing to a batch
-        seconds_left = self.deadline - time.monotonic() - reserve * self.seconds_per_network
+        held_back = min(reserve * self.seconds_per_network, RESCORE_TIME_SHARE * self.seconds)
+        seconds_left = self.deadline - time.monotonic() - held_back
         fits = math.floor(seconds_left / self.seconds_per_network)
         if fits <= 0:
             self.stats.stopped_by = self.stats.stopped_by or "time"
@@ -313,13 +315,16 @@ class Search:
         return True
 
     def _rescore(self) -> None:
-        """Train the best candidates again on fresh folds. A fold is started only when all of
-        them fit in the budgets, so every re-scored candidate is scored on the same folds."""
+        """Train the best candidates again on fresh folds. When time is short the first fold
+        takes fewer of them, and a later fold is started only when all of those fit, so every
+        re-scored candidate is scored on the same folds."""
         top = self._by_search_score()[: self.final_top]
-        if not top:
-            return
         for replicate in range(1, self.config.final_repeats + 1):
-            if self._affordable(len(top), reserve=0) < len(top):
+            fits = self._affordable(len(top), reserve=0)
+            if fits < len(top) and replicate > 1:
+                break
+            top = top[:fits]
+            if not top:
                 break
             trained_before, started = self.fitness.trained, time.monotonic()
             scores = self.fitness.score([entry.tree for entry in top], replicate)
