@@ -8,8 +8,11 @@ floating-point order of every matrix product, hence every result, the same whate
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -36,9 +39,23 @@ def threads_per_worker(jobs: int) -> int:
     return TRAINING_THREADS
 
 
-def _init_worker(threads: int) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """Have the kernel stop this worker when the driver dies (Linux), even by SIGKILL:
+    otherwise a worker would wait on the job queue forever, holding its memory."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the driver died before the call above
+        os._exit(1)
+
+
+def _init_worker(threads: int, parent: int) -> None:
     import torch
 
+    if sys.platform.startswith("linux"):
+        _exit_with_parent(parent)
     torch.set_num_threads(threads)
 
 
@@ -78,7 +95,7 @@ class LocalExecutor:
             max_workers=min(self.jobs, len(jobs)),
             mp_context=mp.get_context(method),
             initializer=_init_worker,
-            initargs=(threads_per_worker(self.jobs),),
+            initargs=(threads_per_worker(self.jobs), os.getpid()),
         )
         pending: dict[Future, int] = {self._pool.submit(fn, job): i for i, job in enumerate(jobs)}
         while pending:
