@@ -118,6 +118,14 @@ def mean_std(X: np.ndarray, rows: np.ndarray, chunk: int = 8192) -> tuple[np.nda
     return mean.astype(np.float32), std.astype(np.float32)
 
 
+@lru_cache(maxsize=64)
+def _formula(program: str) -> Any:
+    """A parsed formula, once per process (parsing runs sympy: about 0.1 s a program)."""
+    from nsad_bench.formula import make_formula
+
+    return make_formula(program)
+
+
 def _activation_factory(reg: Registry, job: Job) -> Callable[[], Any]:
     if job.activation.kind == "baseline":
         spec = reg.get("activation", job.activation.label)
@@ -126,9 +134,7 @@ def _activation_factory(reg: Registry, job: Job) -> Callable[[], Any]:
         program = spec.formula
     else:
         program = job.formula
-    from nsad_bench.formula import make_formula
-
-    formula = make_formula(program)
+    formula = _formula(program)
     compiler = reg.get("compiler", job.compiler)
     return lambda: compiler.compile(formula)
 
