@@ -24,9 +24,10 @@ Parameters (``--param search.NAME=VALUE``):
 * space: ``unary``, ``binary``, ``const_range``, ``p_constant``, ``max_depth``;
 * fitness: ``hidden``, ``epochs``, ``batch_size``, ``lr``, ``validation_fraction``. The
   defaults (5 epochs at batch 128) rank 16 assorted activations much as the full benchmark
-  does on HIGGS and Covertype (Spearman 0.79 and 0.97 against Light AUC after 15 epochs at
-  batch 1024; 3 epochs at batch 256 gave 0.70 and 0.87) at about 0.1 s per candidate there;
-  on Spambase's 460 discovery rows no setting tried ranked well (0.5-0.7);
+  does on HIGGS and Covertype (Spearman 0.76 and 0.97 against Light AUC after 15 epochs at
+  batch 1024; 3 epochs at batch 256 gave 0.56 and 0.72), at 0.04-0.08 s per candidate there.
+  On Spambase's 460 discovery rows the ranking is weak (0.51; 0.72 with 3 epochs at batch
+  256). Measured by ``leaderboards/search/proxy_fidelity.py``;
 * ranking: ``final_top`` candidates re-scored on ``final_repeats`` fresh folds, then
   ``max_candidates`` returned.
 """
