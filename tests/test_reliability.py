@@ -217,11 +217,6 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-@pytest.mark.xfail(
-    strict=True,
-    reason="executors.LocalExecutor workers do not notice that the driver died: after a "
-    "SIGKILL they wait on the job queue forever",
-)
 def test_workers_exit_when_the_driver_is_killed(tmp_path, reference):
     db = tmp_path / "results.sqlite"
     # Output to files: a lingering worker holds them open, so a pipe would never close.
