@@ -335,8 +335,9 @@ def test_stacked_and_single_model_training_agree(small_data) -> None:
     fold = fitness_module.make_fold(X, y, 0.3, seed=5)
     config = fitness_module.FitnessConfig(epochs=2, batch_size=16)
     trees = [parse(t) for t in ("max(x, 0)", "tanh(x)", "x * sigmoid(x)", "sin(x) + x")]
-    stacked = fitness_module._train_stacked(trees, fold, config)
-    each = fitness_module._train_each(trees, fold, config)
+    with fitness_module.one_torch_thread():
+        stacked = fitness_module._train_stacked(trees, fold, config)
+        each = fitness_module._train_each(trees, fold, config)
     for a, b in zip(stacked, each, strict=True):
         assert a.status == b.status == "ok"
         assert a.auc == pytest.approx(b.auc, abs=2e-3)

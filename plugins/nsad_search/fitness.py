@@ -17,7 +17,8 @@ are rejected by the search before they get here; :meth:`Fitness.score` refuses t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,8 +102,24 @@ def train_batch(trees: Sequence[Node], fold: Fold, config: FitnessConfig) -> lis
     to float rounding (about 1e-4 AUC for smooth activations; discontinuous ones such as
     ``inv`` can amplify the rounding into larger differences).
     """
-    outcomes = _train_stacked(trees, fold, config)
+    with one_torch_thread():
+        outcomes = _train_stacked(trees, fold, config)
     return [outcome.auc if outcome.status == "ok" else None for outcome in outcomes]
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread: these networks are far too small to gain from more,
+    and on a busy machine a second thread waiting for a core makes every step many times
+    slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _networks(trees: Sequence[Node], fold: Fold, config: FitnessConfig) -> list[Any]:

@@ -23,7 +23,6 @@ They come first, the remaining candidates follow by their search score.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import time
@@ -125,19 +124,6 @@ def fingerprint(tree: Node) -> str:
     """Identity of the *function* a tree computes: its values on the probe grid, rounded."""
     values = np.round(evaluate(tree, PROBE), 9) + 0.0  # + 0.0 turns -0.0 into 0.0
     return hashlib.sha1(values.tobytes()).hexdigest()
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """One intra-op thread: the networks are far too small to gain from more."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class Search:
@@ -393,8 +379,7 @@ class ActivationSearch:
             seed = int(np.random.SeedSequence([seed, self.restart]).generate_state(1)[0])
         fitness = Fitness(X, y, self.fitness_config, seed)
         search = Search(fitness, self.space, self.config, seed=seed, budget=budget)
-        with _torch_threads(1):
-            ranked = search.run()
+        ranked = search.run()
         self.last_stats = search.stats
         return [
             Candidate(program=entry.text, fitness=entry.fitness, complexity=entry.size)
