@@ -1,10 +1,12 @@
 """The evolutionary search over activations, with its budgets and final re-scoring.
 
-The loop is regularized (aging) evolution (Real et al. 2019), which Ramachandran et al.
-also used: a population of scored trees; each batch of children comes from tournament
-winners by crossover or mutation; every scored child joins the population and the oldest
-members leave. Aging rather than keeping the best suits a noisy fitness: a candidate that
-scored high by luck cannot stay forever.
+Ramachandran et al. searched their space exhaustively and with a reinforcement-learning
+controller; here it is searched by evolution on trees with crossover and mutation, as the GP
+backends do and as Bingham et al. 2020 did for activations. The loop is regularized (aging)
+evolution (Real et al. 2019): a population of scored trees; each batch of children comes
+from tournament winners by crossover or mutation; every scored child joins the population
+and the oldest members leave. Aging rather than keeping the best suits a noisy fitness: a
+candidate that scored high by luck cannot stay forever.
 
 Before any training, a proposed tree is *screened*: too deep, degenerate on the probe grid
 (constant, linear, non-finite: the verdicts of :func:`nsad_bench.formula.judge`) or the same
@@ -144,8 +146,8 @@ class Search:
         self.rng = np.random.default_rng(seed)
         self.stats = SearchStats()
         self.started = time.monotonic()
+        #: Seconds the search may use (``time_fraction`` of the budget); None: no limit.
         self.seconds = None if budget.seconds is None else config.time_fraction * budget.seconds
-        self.deadline = None if self.seconds is None else self.started + self.seconds
         total = config.evaluations
         if budget.evaluations is not None:
             total = min(total, budget.evaluations)
@@ -166,12 +168,12 @@ class Search:
         if wanted <= 0:
             self.stats.stopped_by = self.stats.stopped_by or "evaluations"
             return 0
-        if self.deadline is None:
+        if self.seconds is None:
             return wanted
         if self.seconds_per_network is None:
             return 1  # learn the cost of one network before committing to a batch
         held_back = min(reserve * self.seconds_per_network, RESCORE_TIME_SHARE * self.seconds)
-        seconds_left = self.deadline - time.monotonic() - held_back
+        seconds_left = self.started + self.seconds - time.monotonic() - held_back
         fits = math.floor(seconds_left / self.seconds_per_network)
         if fits <= 0:
             self.stats.stopped_by = self.stats.stopped_by or "time"
