@@ -44,6 +44,7 @@ def plan(
     lr: float = 1e-3,
     max_rows: int | None = None,
     discovery_seconds: float = 300.0,
+    discovery_evaluations: int | None = None,
     discoverer_params: dict[str, dict[str, Any]] | None = None,
     preset: str | None = None,
     everything: bool = False,
@@ -53,7 +54,7 @@ def plan(
     reg = registry or load_registry()
     options: dict[str, Any] = {
         "train": TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr),
-        "budget": Budget(seconds=discovery_seconds),
+        "budget": Budget(seconds=discovery_seconds, evaluations=discovery_evaluations),
         "discoverer_params": discoverer_params or {},
     }
     if seeds:

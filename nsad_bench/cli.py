@@ -135,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DISCOVERER.PARAM=VALUE",
         help="discoverer parameter, e.g. gplearn.generations=10",
     )
+    planning.add_argument(
+        "--discovery-evaluations",
+        type=_positive_int,
+        help="cap on the programs (or networks) one discovery may evaluate",
+    )
     planning.add_argument("--rediscover", action="store_true", help="ignore cached formulas")
     planning.add_argument(
         "--jobs",
@@ -176,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where Markdown and CSV go (default ./leaderboards)",
     )
     p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument(
+        "--reference",
+        default="relu",
+        help="the activation every row is paired with (default relu)",
+    )
     p.add_argument(
         "--view",
         choices=["runs", "paper", "transfer"],
@@ -282,7 +292,7 @@ def _plan(args: argparse.Namespace, registry: Registry):
             raise UsageError(str(exc)) from None
     options: dict[str, Any] = {
         "train": TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr),
-        "budget": Budget(seconds=args.discovery_seconds),
+        "budget": Budget(seconds=args.discovery_seconds, evaluations=args.discovery_evaluations),
         "discoverer_params": params,
     }
     if args.seeds:
@@ -412,7 +422,12 @@ def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int
                 )
             runs = runs[runs.dataset.isin(datasets)]
         header = _header(store, runs)
-    summary = leaderboard.summarize(runs)
+    if len(runs) and args.reference not in set(runs.activation):
+        raise UsageError(
+            f"no runs of reference activation {args.reference!r}; "
+            f"have: {', '.join(sorted(set(runs.activation)))}"
+        )
+    summary = leaderboard.summarize(runs, reference=args.reference)
     if args.view == "paper":
         table = comparisons.compare_with_paper(summary)
         name, note = (

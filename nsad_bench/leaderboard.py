@@ -91,6 +91,7 @@ def summarize(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
                 "d_accuracy": d_acc,
                 "d_accuracy_ci95": d_acc_ci,
                 "status": _status(group),
+                "reference": reference,
             }
         )
     frame = pd.DataFrame(rows)
@@ -143,7 +144,7 @@ def display_frame(summary: pd.DataFrame) -> pd.DataFrame:
                 _pm(m, s) for m, s in zip(summary.accuracy_mean, summary.accuracy_std, strict=True)
             ],
             "AUC": [_pm(m, s) for m, s in zip(summary.auc_mean, summary.auc_std, strict=True)],
-            "ΔAUC vs ReLU (95% CI)": [
+            f"ΔAUC vs {_reference(summary)} (95% CI)": [
                 _delta(m, h) for m, h in zip(summary.d_auc, summary.d_auc_ci95, strict=True)
             ],
             "params": [f"{int(p):,}" if p == p and p is not None else "—" for p in summary.params],
@@ -172,7 +173,7 @@ def render(summary: pd.DataFrame, console: Console) -> None:
             style = "bold green" if index == best else ("red" if row.status != "ok" else None)
             table.add_row(*[str(v) for v in row.drop("dataset")], style=style)
         console.print(table)
-    console.print(NOTE.replace("`", ""), style="dim")
+    console.print(note(_reference(summary)).replace("`", ""), style="dim")
 
 
 def to_json(summary: pd.DataFrame) -> str:
@@ -180,11 +181,18 @@ def to_json(summary: pd.DataFrame) -> str:
     return json.dumps(records, indent=2)
 
 
-NOTE = (
-    "ΔAUC: mean paired difference to ReLU of the same dataset and architecture over the same "
-    "seeds, with its 95% t interval; `*` marks intervals that exclude zero. "
-    "E_param = AUC / log10(params) rewards size alone: compare it only at equal params."
-)
+def note(reference: str = REFERENCE) -> str:
+    return (
+        f"ΔAUC: mean paired difference to {reference} of the same dataset and architecture over "
+        "the same seeds, with its 95% t interval; `*` marks intervals that exclude zero. "
+        "E_param = AUC / log10(params) rewards size alone: compare it only at equal params."
+    )
+
+
+def _reference(summary: pd.DataFrame) -> str:
+    return (
+        str(summary["reference"].iloc[0]) if "reference" in summary and len(summary) else REFERENCE
+    )
 
 
 def write_report(
@@ -229,7 +237,12 @@ def write(
 ) -> list[Path]:
     """The leaderboard as Markdown (with a provenance header) and CSV under ``directory``."""
     return write_report(
-        directory, name, display=display_frame(summary), data=summary, header=header, note=NOTE
+        directory,
+        name,
+        display=display_frame(summary),
+        data=summary,
+        header=header,
+        note=note(_reference(summary)),
     )
 
 
