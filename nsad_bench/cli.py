@@ -344,7 +344,7 @@ def _finish(args: argparse.Namespace, report, path: Path, err: Console) -> int:
             highlight=False,
         )
         return EXIT_INTERRUPTED
-    counts = ", ".join(f"{v} {k}" for k, v in report.counts.items() if k != "seconds")
+    counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
     err.print(
         f"{report.planned} runs planned, {report.skipped} already done"
         f"{', ' + counts if counts else ''}; results in {path}",

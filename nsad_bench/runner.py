@@ -33,7 +33,9 @@ def digest(value: Any) -> str:
 class Report:
     planned: int = 0
     skipped: int = 0
+    #: Finished runs by status ("ok", "diverged", "failed").
     counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     interrupted: bool = False
 
@@ -86,8 +88,10 @@ class Runner:
                     "source": data.source,
                     "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 })  # fmt: skip
-            except DataError as exc:
-                self._say(report, f"dataset {name}: {exc}")
+            except DataError as exc:  # its message already names the dataset and file
+                message = str(exc)
+                prefix = "" if message.startswith(f"{name}:") else f"{name}: "
+                self._say(report, f"dataset {prefix}{message}")
             except Exception as exc:
                 self._say(report, f"dataset {name}: {type(exc).__name__}: {exc}")
         return loaded
@@ -256,12 +260,12 @@ class Runner:
             report.interrupted = True
         finally:
             executor.close()
-        report.counts["seconds"] = int(time.perf_counter() - started)
+        report.seconds = time.perf_counter() - started
         return report
 
 
 def finished_runs(report: Report) -> int:
-    return sum(v for k, v in report.counts.items() if k != "seconds")
+    return sum(report.counts.values())
 
 
 __all__ = ["Report", "Runner", "finished_runs"]
