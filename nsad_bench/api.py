@@ -20,6 +20,7 @@ from rich.console import Console
 from nsad_bench import leaderboard as _leaderboard
 from nsad_bench import settings
 from nsad_bench.components import Budget, ExecutorOptions
+from nsad_bench.executors import default_jobs
 from nsad_bench.plan import Plan, make_plan, paper_plan
 from nsad_bench.plugins import Registry, load_registry
 from nsad_bench.runner import Report, Runner
@@ -75,13 +76,16 @@ def run(
     *,
     results: str | Path | None = None,
     data_dir: str | Path | None = None,
-    jobs: int = 1,
+    jobs: int | None = None,
     executor: str = "local",
     rediscover: bool = False,
     registry: Registry | None = None,
     verbose: bool = False,
 ) -> pd.DataFrame:
-    """Run ``plan`` (skipping runs already in ``results``) and return its runs' rows."""
+    """Run ``plan`` (skipping runs already in ``results``) and return its runs' rows.
+
+    ``jobs`` defaults to one worker process per core, as on the command line.
+    """
     reg = registry or load_registry()
     path = settings.results_path(results)
     console = Console(stderr=True, quiet=not verbose)
@@ -93,7 +97,7 @@ def run(
         )
         runner = Runner(
             reg, store, settings.data_options(data_dir), console=console, executor=executor,
-            executor_options=ExecutorOptions(jobs=jobs), rediscover=rediscover,
+            executor_options=ExecutorOptions(jobs=jobs or default_jobs()), rediscover=rediscover,
         )  # fmt: skip
         report: Report = runner.run(plan)
         if report.interrupted:

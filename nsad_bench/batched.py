@@ -30,9 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nsad_bench.metrics import accuracy, auc, e_param
 from nsad_bench.models import count_parameters
-from nsad_bench.training import Outcome, TrainConfig, adam, epoch_order
+from nsad_bench.training import Outcome, TrainConfig, adam, epoch_order, score
 
 #: Rows scored per forward pass, over all models of a stack. Scoring stays a small part of a
 #: run, and its buffers stay near 1 MiB: larger ones push glibc's malloc to keep freed
@@ -321,7 +320,9 @@ def train_group(
     if alive:
         logits = _predict(stack, Xt, test_rows, mean, std, config.eval_batch_size).numpy()
         for j, pos in enumerate(alive):
-            results[pos] = _score(group[pos], y, logits[j], params[pos], seconds[pos], config)
+            results[pos] = score(
+                np.asarray(y)[group[pos].test_rows], logits[j], params[pos], seconds[pos], config
+            )
     outcomes: list[Outcome | None] = [None] * len(members)
     for pos, original in enumerate(order):
         outcomes[original] = results[pos]
@@ -347,28 +348,6 @@ def _predict(
             ],
             dim=1,
         )
-
-
-def _score(
-    member: Member,
-    y: np.ndarray,
-    logits: np.ndarray,
-    params: int,
-    seconds: float,
-    config: TrainConfig,
-) -> Outcome:
-    if not np.isfinite(logits).all():
-        return Outcome("diverged", params, diverged_epoch=config.epochs, train_seconds=seconds)
-    y_test = np.asarray(y)[member.test_rows]
-    value = auc(y_test, logits)
-    return Outcome(
-        "ok",
-        params,
-        accuracy=accuracy(y_test, logits),
-        auc=value,
-        e_param=e_param(value, params),
-        train_seconds=seconds,
-    )
 
 
 __all__ = ["Member", "Shape", "shape_of", "train_group"]

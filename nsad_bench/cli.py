@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nsad_bench import __version__, settings
+from nsad_bench.executors import default_jobs
 from nsad_bench.plugins import KINDS, Registry, UnknownName, load_registry
 
 EXIT_BAD_INPUT = 2
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     planning.add_argument(
         "--jobs",
         type=_positive_int,
-        default=os.cpu_count() or 1,
+        default=default_jobs(),
         help="worker processes (default: the number of cores)",
     )
     planning.add_argument("--executor", default="local", help="executor plugin (local, dask, …)")
@@ -319,7 +319,9 @@ def _execute(args: argparse.Namespace, registry: Registry, plan, store, err: Con
     from nsad_bench.provenance import command_line
     from nsad_bench.runner import Runner
 
-    registry.get("executor", args.executor)
+    reason = registry.get("executor", args.executor).unavailable_reason()
+    if reason:
+        raise UsageError(f"executor {args.executor!r} is unavailable: {reason}")
     store.save_invocation(command_line())
     runner = Runner(
         registry,

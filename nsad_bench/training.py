@@ -130,11 +130,15 @@ def train_and_evaluate(
         torch.from_numpy(np.ascontiguousarray(X_test, dtype=np.float32)),
         config.eval_batch_size,
     ).numpy()
+    return score(np.asarray(y_test), logits, params, train_seconds, config)
+
+
+def score(
+    y_test: np.ndarray, logits: np.ndarray, params: int, seconds: float, config: TrainConfig
+) -> Outcome:
+    """The outcome of a trained network from its test logits; non-finite ones mean diverged."""
     if not np.isfinite(logits).all():
-        return Outcome(
-            "diverged", params, diverged_epoch=config.epochs, train_seconds=train_seconds
-        )
-    y_test = np.asarray(y_test)
+        return Outcome("diverged", params, diverged_epoch=config.epochs, train_seconds=seconds)
     auc_value = auc(y_test, logits)
     return Outcome(
         "ok",
@@ -142,5 +146,5 @@ def train_and_evaluate(
         accuracy=accuracy(y_test, logits),
         auc=auc_value,
         e_param=e_param(auc_value, params),
-        train_seconds=train_seconds,
+        train_seconds=seconds,
     )
