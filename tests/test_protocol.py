@@ -1,6 +1,7 @@
 """The discovery subset is disjoint from every train/test split, and splits are stratified."""
 
 import numpy as np
+import pytest
 
 from nsad_bench.metrics import e_param, paired_interval
 from nsad_bench.protocol import ProtocolConfig, discovery_split, split, standardize
@@ -56,3 +57,21 @@ def test_paired_interval():
     assert np.isclose(mean, 0.02)
     assert np.isclose(half, 4.302653 * 0.01 / np.sqrt(3), rtol=1e-5)
     assert np.isnan(paired_interval(np.array([0.5]))[1])
+
+
+@pytest.mark.parametrize("name", ["higgs", "covtype", "spambase"])
+def test_discovery_rows_never_reach_a_test_split_of_the_paper_datasets(name, data_dir):
+    from nsad_bench.components import DataOptions
+    from nsad_bench.plugins import load_registry
+
+    options = DataOptions(data_dir=data_dir, offline=True, max_rows=100_000)
+    data = load_registry().get("dataset", name).load(options)
+    config = ProtocolConfig()
+    disc, _ = discovery_split(data.y, config)
+    assert abs(len(disc) - 0.1 * len(data.y)) <= 1
+    assert abs(data.y[disc].mean() - data.y.mean()) < 0.005
+    for seed in (42, 43, 44, 45, 46):
+        parts = split(data.y, seed, config)
+        assert np.intersect1d(parts.discovery, parts.test).size == 0
+        assert np.intersect1d(parts.discovery, parts.train).size == 0
+        assert np.intersect1d(parts.train, parts.test).size == 0
