@@ -88,3 +88,18 @@ def test_leaderboard_writes_markdown_and_csv(tmp_path, capsys):
     markdown = (out_dir / "leaderboard.md").read_text()
     assert "## breast_cancer" in markdown and "| light" in markdown and "versions" in markdown
     assert (out_dir / "leaderboard.csv").read_text().startswith("dataset,architecture,activation")
+
+
+def test_unloadable_datasets_are_named_and_the_rest_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NSAD_BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "empty").mkdir()
+    results = str(tmp_path / "r.sqlite")
+    code, _, err = run_cli(
+        capsys, "run", *QUICK, "--dataset", "higgs,breast_cancer,spambase", "--activation", "relu",
+        "--seeds", "1", "--offline", "--data-dir", str(tmp_path / "empty"), "--results", results,
+    )  # fmt: skip
+    assert code == 0
+    assert "skip dataset higgs: no local copy (higgs.csv.gz)" in err
+    assert "skip dataset spambase: no local copy (spambase.csv.gz)" in err
+    rows = sqlite3.connect(results).execute("SELECT dataset, status FROM runs").fetchall()
+    assert rows == [("breast_cancer", "ok")]
