@@ -24,6 +24,15 @@ class DataError(Exception):
     """A dataset could not be loaded; the message is one line naming the dataset and file."""
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception as one line with its type, e.g. for a DataError naming a parse failure."""
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())
+    if not text:
+        return name
+    return text if text.startswith(name) else f"{name}: {text}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Component:
     """What every registered thing has: a unique name and a way to say it cannot run here."""

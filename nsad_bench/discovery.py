@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nsad_bench.components import Budget, Candidate, Discoverer, DiscovererSpec
+from nsad_bench.components import Budget, Candidate, Discoverer, DiscovererSpec, one_line
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -371,9 +371,7 @@ def _no_usable_error(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _one_line(exc: BaseException, *, with_type: bool = True) -> str:
-    text = " ".join(str(exc).split()) or "(no message)"
-    if with_type:
-        text = f"{type(exc).__name__}: {text}"
+    text = one_line(exc) if with_type else " ".join(str(exc).split()) or "(no message)"
     if len(text) > MAX_ERROR_CHARS:
         text = text[: MAX_ERROR_CHARS - 3] + "..."
     return text

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from nsad_bench import protocol
-from nsad_bench.components import DataOptions, Dataset
+from nsad_bench.components import DataOptions, Dataset, one_line
 from nsad_bench.plan import ActivationChoice
 from nsad_bench.plugins import Registry, load_registry
 from nsad_bench.provenance import package_versions
@@ -231,10 +231,6 @@ def _base_row(job: Job) -> dict[str, Any]:
     }
 
 
-def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-
-
 def _activation_key(job: Job) -> tuple:
     return (job.activation.kind, job.activation.label, job.formula, job.compiler)
 
@@ -264,7 +260,7 @@ def execute_group(jobs: Sequence[Job]) -> list[dict[str, Any]]:
                 data.n_features, make_activation
             )
         except Exception as exc:
-            rows[i].update(status="failed", error=_error(exc))
+            rows[i].update(status="failed", error=one_line(exc))
             continue
         shape = shape_of(model)
         if shape is None:
@@ -284,7 +280,7 @@ def execute_group(jobs: Sequence[Job]) -> list[dict[str, Any]]:
             )
         except Exception as exc:
             for i, _ in entries:
-                rows[i].update(status="failed", error=_error(exc))
+                rows[i].update(status="failed", error=one_line(exc))
             continue
         for (i, _), outcome in zip(entries, outcomes, strict=True):
             rows[i].update(asdict(outcome))
@@ -293,7 +289,7 @@ def execute_group(jobs: Sequence[Job]) -> list[dict[str, Any]]:
         try:
             rows[i].update(asdict(_train_single(jobs[i], model, split)))
         except Exception as exc:
-            rows[i].update(status="failed", error=_error(exc))
+            rows[i].update(status="failed", error=one_line(exc))
 
     for row in rows:
         row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

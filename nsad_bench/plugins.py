@@ -26,6 +26,7 @@ from nsad_bench.components import (
     DatasetProvider,
     DiscovererSpec,
     ExecutorSpec,
+    one_line,
 )
 
 ENTRY_POINT_GROUP = "nsad_bench"
@@ -141,7 +142,7 @@ def load_registry(extra_plugins: Iterable[tuple[str, object]] = ()) -> Registry:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
         except (Exception, SystemExit) as exc:  # sys.exit() in a plugin ends only the plugin
-            registry.problems.append(f"plugin {ep.name!r} failed to load: {_one_line(exc)}")
+            registry.problems.append(f"plugin {ep.name!r} failed to load: {one_line(exc)}")
             continue
         version = ep.dist.version if ep.dist is not None else "?"
         versions[ep.name] = (version, builtin)
@@ -152,7 +153,7 @@ def load_registry(extra_plugins: Iterable[tuple[str, object]] = ()) -> Registry:
             pm.register(plugin, name=name)
             versions[name] = ("local", False)
         except Exception as exc:
-            registry.problems.append(f"plugin {name!r} failed to register: {_one_line(exc)}")
+            registry.problems.append(f"plugin {name!r} failed to register: {one_line(exc)}")
 
     # pm.check_pending() stops at the first typo; report every unknown hook by plugin instead.
     for hook_name, caller in vars(pm.hook).items():
@@ -172,7 +173,7 @@ def load_registry(extra_plugins: Iterable[tuple[str, object]] = ()) -> Registry:
                 result = impl.function()
             except (Exception, SystemExit) as exc:
                 registry.problems.append(
-                    f"plugin {impl.plugin_name!r} raised in {hook_name}: {_one_line(exc)}"
+                    f"plugin {impl.plugin_name!r} raised in {hook_name}: {one_line(exc)}"
                 )
                 continue
             _trace(
@@ -200,8 +201,3 @@ def load_registry(extra_plugins: Iterable[tuple[str, object]] = ()) -> Registry:
         version, builtin = versions.get(name, ("?", False))
         registry.plugins.append(PluginInfo(name, version, builtin, hooks))
     return registry
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if not text.startswith(type(exc).__name__) else text

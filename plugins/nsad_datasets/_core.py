@@ -25,7 +25,7 @@ from urllib.request import urlopen
 
 import numpy as np
 
-from nsad_bench.components import DataError, DataOptions, Dataset
+from nsad_bench.components import DataError, DataOptions, Dataset, one_line
 from nsad_bench.settings import DATA_DIR_ENV
 
 if TYPE_CHECKING:
@@ -33,12 +33,6 @@ if TYPE_CHECKING:
 
 #: Seconds a download may wait on the socket before it counts as a network error.
 DOWNLOAD_TIMEOUT = 60.0
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as a single line (pandas messages carry newlines), with its type."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # ------------------------------------------------------------------------------ locating
